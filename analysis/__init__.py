@@ -1,0 +1,1 @@
+"""mdkit.analysis: MDAnalysis analyses of mdkit run folders."""

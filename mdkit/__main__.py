@@ -1,0 +1,5 @@
+import sys
+
+from mdkit.cli import main
+
+sys.exit(main())

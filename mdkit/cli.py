@@ -1,0 +1,127 @@
+"""The ``mdkit`` command line: thin wrappers over the modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from mdkit.errors import MdkitError
+
+
+def _describe(atoms, sites) -> str:
+    from mdkit.species import composition
+
+    counts = sites.class_counts()
+    occupied = sites.class_counts(occupied_only=True)
+    classes = ", ".join(f"{c} {occupied[c]}" + (f" (+{counts[c] - occupied[c]} vacant)"
+                                               if counts[c] > occupied[c] else "")
+                        for c in counts)
+    lines = [f"{atoms.info.get('name', composition(atoms))}",
+             f"  formula  {composition(atoms)}",
+             f"  charge   {sites.charge:+d}",
+             f"  atoms    {len(atoms)}",
+             f"  sites    {len(sites)}: {classes}"]
+    return "\n".join(lines)
+
+
+def cmd_build(args) -> None:
+    from mdkit.systems import build, write_structure
+    from mdkit.systems.io import EXTXYZ
+
+    atoms, sites = build(args.system, args.dope, args.vacancy)
+    print(_describe(atoms, sites))
+    if args.output:
+        write_structure(args.output, atoms, sites)
+        print(f"  written  {args.output}")
+        if len(sites.vacant) and not args.output.lower().endswith(EXTXYZ):
+            print(f"  note     {args.output} keeps no site labels, so the vacant site is "
+                  "lost; write .xyz to keep it.")
+
+
+def cmd_sites(args) -> None:
+    from mdkit.systems import read_structure
+
+    atoms, sites = read_structure(args.file, charge=args.charge)
+    centre = sites.positions[sites.select("center")[0]] if "center" in sites.class_names \
+        else sites.positions.mean(axis=0)
+    r = np.linalg.norm(sites.positions - centre, axis=1)
+    print(f"{'site':>4}  {'atom':>4}  {'element':<7}  {'class':<12}  {'r / Å':>7}")
+    for i in range(len(sites)):
+        atom = str(sites.atoms[i]) if sites.atoms[i] >= 0 else "-"
+        element = sites.elements[i] if sites.atoms[i] >= 0 else f"({sites.elements[i]})"
+        print(f"{i:>4}  {atom:>4}  {element:<7}  {sites.classes[i]:<12}  {r[i]:7.3f}")
+    print(_describe(atoms, sites))
+
+
+def cmd_mz(args) -> None:
+    from mdkit.species import mass_spectrum
+
+    spec = mass_spectrum(args.formula, args.charge, top=args.top)
+    print(f"{spec['formula']}  (charge {spec['charge']:+d})")
+    print(f"  monoisotopic mass  {spec['monoisotopic_mass']:12.4f} Da")
+    print(f"  average mass       {spec['average_mass']:12.4f} Da")
+    print(f"  m/z monoisotopic   {spec['monoisotopic_mz']:12.4f}")
+    print(f"  m/z most abundant  {spec['most_abundant_mz']:12.4f}")
+    print(f"  m/z centroid       {spec['centroid_mz']:12.4f}")
+    print("  isotope pattern (top peaks, aggregated by mass number):")
+    for mz, intensity in spec["peaks"]:
+        print(f"    {mz:12.4f}  {100 * intensity:6.1f} %")
+
+
+def parser() -> argparse.ArgumentParser:
+    from mdkit import __version__
+    from mdkit.systems import SYSTEMS
+
+    top = argparse.ArgumentParser(
+        prog="mdkit", description="Molecular dynamics of vacancy migration in cluster ions.")
+    top.add_argument("--version", action="version", version=f"mdkit {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    systems = "\n".join(f"  {k:<8} {v}" for k, v in SYSTEMS.items())
+    p = sub.add_parser("build", help="build a seed system and describe or write it",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Build a system, print formula, charge, atom count and "
+                                   f"site classes, and optionally write it.\n\nSystems:\n"
+                                   f"{systems}\n  (and any EMT metal icosahedron: au55, cu147...)")
+    p.add_argument("system", help="system name (see above) or a structure file")
+    p.add_argument("--dope", metavar="CLASS:ELEMENT",
+                   help="replace the atom on a site, e.g. shell:Hg or 5:Hg (site index)")
+    p.add_argument("--vacancy", metavar="CLASS|INDEX",
+                   help="leave a site empty: a site class (e.g. center) or a site index")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the structure; format by extension (.xyz = extended XYZ "
+                        "with charge and site labels, .cif, .pdb, ...)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("sites", help="print the site table of a structure file",
+                       description="Print index, element, class and distance from the "
+                                   "centre of every site.  Files written by mdkit keep "
+                                   "their sites; others are classified from geometry.")
+    p.add_argument("file", help="structure file (XYZ, extended XYZ, CIF, PDB)")
+    p.add_argument("--charge", type=int, help="net charge, if the file does not say")
+    p.set_defaults(func=cmd_sites)
+
+    p = sub.add_parser("mz", help="m/z and isotope pattern of an ion",
+                       description="Masses, m/z and the top isotope peaks of an ion.")
+    p.add_argument("formula", help="e.g. Mo6Cl14, Ag29(BDT)12 or [Mo6Cl13]-")
+    p.add_argument("--charge", type=int, help="net charge, e.g. -2 (not needed for "
+                                              "a bracketed formula like [Mo6Cl14]2-)")
+    p.add_argument("--top", type=int, default=5, help="number of peaks to list (default 5)")
+    p.set_defaults(func=cmd_mz)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except MdkitError as err:
+        print(f"mdkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Structure builders: each returns ``(ase.Atoms, SiteMap)``.
+
+:func:`build` knows the seed systems by the names the command line uses;
+the builders themselves take the chemistry as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mdkit.errors import StructureError
+from mdkit.species import ion_formula
+from mdkit.systems.ag29 import ag29_bdt12
+from mdkit.systems.bare import EMT_METALS, MAGIC, icosahedron
+from mdkit.systems.defects import dope, vacate
+from mdkit.systems.io import read_structure, write_structure
+from mdkit.systems.mo6x14 import mo6x14
+
+__all__ = ["SYSTEMS", "ag29_bdt12", "build", "dope", "icosahedron", "mo6x14",
+           "read_structure", "vacate", "write_structure"]
+
+#: System names of the command line and what they are.
+SYSTEMS = {
+    "ag29": "[Ag29(BDT)12]3-, GFN-FF model",
+    "ag28hg": "[Ag28Hg(BDT)12]2- (dopant site: --dope CLASS:Hg, default shell)",
+    "ag28": "[Ag28(BDT)12]2- (vacancy: --vacancy CLASS, default center = Iso1)",
+    "ag13": "Ag13 icosahedron",
+    "ag55": "Ag55 Mackay icosahedron",
+    "ag147": "Ag147 Mackay icosahedron",
+    "mo6cl14": "[Mo6Cl14]2-",
+    "mo6cl13": "[Mo6Cl13]- (apical lacuna)",
+}
+
+#: The four [Ag28(BDT)12]2- isomers of the Hg-loss study, by vacant site class.
+AG28_ISOMERS = {"center": "Iso1", "shell": "Iso2", "tetrahedral": "Iso3", "staple": "Iso4"}
+
+_BARE = re.compile(r"^([a-z]{1,2})(\d+)$")
+
+
+def _parse_dope(spec: str) -> tuple[str, str]:
+    site, sep, element = spec.partition(":")
+    if not sep or not site or not element:
+        raise StructureError(f"--dope {spec!r} must be SITE:ELEMENT, e.g. shell:Hg or 0:Hg.")
+    return site, element[:1].upper() + element[1:].lower()
+
+
+def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -> tuple:
+    """Build a named system, optionally doped and/or with a vacancy.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`SYSTEMS`, any EMT metal and Mackay size such as
+        ``au55`` or ``cu309``, or a structure file (see
+        :func:`~mdkit.systems.io.read_structure`).
+    dope_spec : str, optional
+        ``"CLASS:ELEMENT"`` or ``"INDEX:ELEMENT"`` (a site index).
+    vacancy : str, optional
+        A site class or site index to leave empty.
+
+    Returns
+    -------
+    (ase.Atoms, SiteMap)
+        ``atoms.info`` has ``charge`` and a readable ``name``.
+    """
+    key = name.lower()
+    if Path(name).suffix:
+        atoms, sites = read_structure(name)
+    elif key == "ag29":
+        atoms, sites = ag29_bdt12()
+    elif key == "ag28hg":
+        site, element = _parse_dope(dope_spec) if dope_spec else ("shell", "Hg")
+        dope_spec = None
+        atoms, sites = dope(*ag29_bdt12(), site, element)
+    elif key == "ag28":
+        # made from Ag28Hg by loss of neutral Hg, so the charge stays 2-
+        site, vacancy = vacancy or "center", None
+        atoms, sites = vacate(*dope(*ag29_bdt12(), site, "Hg"), site)
+    elif key in ("mo6cl14", "mo6cl13"):
+        atoms, sites = mo6x14("Cl", "Cl")
+        if key == "mo6cl13":
+            atoms, sites = vacate(atoms, sites, vacancy or "apical")
+            vacancy = None
+    elif ((match := _BARE.match(key)) and match.group(1).capitalize() in EMT_METALS
+          and int(match.group(2)) in MAGIC.values()):
+        atoms, sites = icosahedron(match.group(1).capitalize(), int(match.group(2)))
+    else:
+        raise StructureError(f"unknown system {name!r}; choose one of {', '.join(SYSTEMS)}, "
+                             f"or a bare icosahedron such as au55 ({'/'.join(EMT_METALS)} "
+                             f"with {'/'.join(map(str, MAGIC.values()))} atoms).")
+    if dope_spec:
+        atoms, sites = dope(atoms, sites, *_parse_dope(dope_spec))
+    if vacancy:
+        atoms, sites = vacate(atoms, sites, vacancy)
+    atoms.info["name"] = _name(key, atoms, sites)
+    return atoms, sites
+
+
+def _name(key, atoms, sites) -> str:
+    """Formula with charge, then the vacant and doped sites."""
+    notes = []
+    for i in sites.vacant:
+        cls = sites.classes[i]
+        iso = f" = {AG28_ISOMERS[cls]}" if key == "ag28" and cls in AG28_ISOMERS else ""
+        notes.append(f"vacancy at {cls} site {i}{iso}")
+    for cls in sites.class_names:
+        members = sites.select(cls)
+        elements, counts = np.unique(sites.elements[members], return_counts=True)
+        host = elements[np.argmax(counts)]
+        notes += [f"{sites.elements[i]} at {cls} site {i}" for i in members
+                  if sites.elements[i] != host and sites.atoms[i] >= 0]
+    label = ion_formula(atoms.get_chemical_formula("metal"), sites.charge)
+    return label + (" (" + "; ".join(notes) + ")" if notes else "")

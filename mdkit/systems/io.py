@@ -1,0 +1,113 @@
+"""Reading and writing structures with their sites.
+
+Extended XYZ (``.xyz``, ``.extxyz``) written here carries everything: the net
+charge, each atom's site index and class, and the vacant sites (position,
+class, element that left) as JSON in the comment line.  Other formats ASE
+writes (CIF, PDB, ...) carry the geometry only; reading them classifies the
+sites from geometry again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ase.io
+import numpy as np
+
+from mdkit.errors import StructureError
+from mdkit.sites import SiteMap, check_distances, classify_sites
+
+EXTXYZ = (".xyz", ".extxyz")
+
+
+def read_structure(path, charge: int | None = None) -> tuple:
+    """Read a cluster structure and its sites.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any format ``ase.io.read`` knows by extension (XYZ, extended XYZ,
+        CIF, PDB, ...), holding one cluster (the first frame is used).
+    charge : int, optional
+        Net charge; default the file's ``charge`` (extended XYZ) or 0.
+
+    Returns
+    -------
+    (ase.Atoms, SiteMap)
+        Sites come from the file when mdkit wrote it, otherwise from
+        :func:`mdkit.sites.classify_sites`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file {path} does not exist.")
+    try:
+        atoms = ase.io.read(path, index=0)
+    except Exception as err:  # ase raises many types for unparsable files
+        raise StructureError(f"{path} could not be read as a structure "
+                             f"({type(err).__name__}: {err}); give an XYZ, extended XYZ, "
+                             "CIF or PDB file.") from None
+    if len(atoms) == 0:
+        raise StructureError(f"{path} holds no atoms.")
+    check_distances(atoms, source=str(path))
+    if charge is not None:
+        atoms.info["charge"] = int(charge)
+    atoms.info["charge"] = int(atoms.info.get("charge", 0))
+    atoms.pbc = False
+    if "site" in atoms.arrays and "site_class" in atoms.arrays:
+        sites = _sites_from_arrays(atoms, path)
+    else:
+        sites = classify_sites(atoms)
+    for key in ("site", "site_class"):
+        atoms.arrays.pop(key, None)
+    atoms.info.pop("vacant_sites", None)
+    return atoms, sites
+
+
+def _sites_from_arrays(atoms, path) -> SiteMap:
+    site = atoms.arrays["site"].astype(int)
+    classes = atoms.arrays["site_class"]
+    vacant = json.loads(atoms.info.get("vacant_sites", "[]"))
+    n = max([int(site.max()) + 1] + [v["site"] + 1 for v in vacant])
+    positions = np.zeros((n, 3))
+    cls = np.full(n, "", dtype=object)
+    el = np.full(n, "", dtype=object)
+    at = np.full(n, -1)
+    on_site = np.flatnonzero(site >= 0)
+    positions[site[on_site]] = atoms.positions[on_site]
+    cls[site[on_site]] = classes[on_site]
+    el[site[on_site]] = np.array(atoms.get_chemical_symbols())[on_site]
+    at[site[on_site]] = on_site
+    for v in vacant:
+        positions[v["site"]], cls[v["site"]], el[v["site"]] = v["position"], v["class"], v["element"]
+    if (cls == "").any():
+        raise StructureError(f"{path}: site {int(np.flatnonzero(cls == '')[0])} is neither "
+                             "held by an atom nor listed in vacant_sites; the file is damaged.")
+    return SiteMap(positions, cls.astype(str), el.astype(str), at, atoms.info["charge"])
+
+
+def write_structure(path, atoms, sites: SiteMap | None = None) -> None:
+    """Write a structure; extended XYZ also keeps charge and sites.
+
+    The format follows the extension (``.xyz`` is written as extended XYZ).
+    """
+    path = Path(path)
+    out = atoms.copy()
+    out.calc = None
+    if path.suffix.lower() in EXTXYZ and sites is not None:
+        out.arrays["site"] = sites.atom_sites(len(out))
+        out.arrays["site_class"] = sites.atom_classes(len(out))
+        vacant = [{"site": int(i), "class": str(sites.classes[i]),
+                   "element": str(sites.elements[i]),
+                   "position": [round(float(x), 6) for x in sites.positions[i]]}
+                  for i in sites.vacant]
+        if vacant:
+            out.info["vacant_sites"] = json.dumps(vacant)
+        out.info["charge"] = sites.charge
+        ase.io.write(path, out, format="extxyz")
+        return
+    try:
+        ase.io.write(path, out)
+    except Exception as err:
+        raise StructureError(f"cannot write {path} ({type(err).__name__}: {err}); "
+                             "use .xyz (extended XYZ), .cif or .pdb.") from None
