@@ -1,5 +1,19 @@
 #!/usr/bin/env bash
-# Installs mdkit and everything it needs on a fresh Debian machine with Python >= 3.10.
+# Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3) and
+# the test tools on a fresh Debian machine with Python >= 3.10.
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# GPAW compiles against MPI, libxc and BLAS from Debian; asap3 compiles too.
+packages="build-essential openmpi-bin libopenmpi-dev libxc-dev libopenblas-dev"
+missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: please install the Debian packages: $missing (or run as root)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e ".[all,test]"

@@ -70,6 +70,16 @@ def cmd_mz(args) -> None:
         print(f"    {mz:12.4f}  {100 * intensity:6.1f} %")
 
 
+def cmd_run(args) -> None:
+    from mdkit.protocol import load_spec
+
+    spec = load_spec(args.spec)  # validate before the heavy imports
+    from mdkit.md import run
+
+    folder = run(spec, force=args.force, progress=False if args.quiet else None)
+    print(f"mdkit run: {folder}")
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
@@ -110,6 +120,16 @@ def parser() -> argparse.ArgumentParser:
                                               "a bracketed formula like [Mo6Cl14]2-)")
     p.add_argument("--top", type=int, default=5, help="number of peaks to list (default 5)")
     p.set_defaults(func=cmd_mz)
+
+    p = sub.add_parser("run", help="run (or resume) the MD protocol of a run spec",
+                       description="Run the stages of a TOML run spec into a run folder "
+                                   "beside it.  An interrupted run resumes from its last "
+                                   "checkpoint; a finished one is left alone.")
+    p.add_argument("spec", help="run spec (TOML), e.g. runs/ag28_iso1_gfnff.toml")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh; the old run folder is kept under a time-stamped name")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
     return top
 
 

@@ -7,20 +7,25 @@ the builders themselves take the chemistry as arguments.
 from __future__ import annotations
 
 import re
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 
 from mdkit.errors import StructureError
-from mdkit.species import ion_formula
-from mdkit.systems.ag29 import ag29_bdt12
-from mdkit.systems.bare import EMT_METALS, MAGIC, icosahedron
-from mdkit.systems.defects import dope, vacate
-from mdkit.systems.io import read_structure, write_structure
-from mdkit.systems.mo6x14 import mo6x14
 
-__all__ = ["SYSTEMS", "ag29_bdt12", "build", "dope", "icosahedron", "mo6x14",
-           "read_structure", "vacate", "write_structure"]
+# Builders load on first use (PEP 562), so that validating a run spec, which
+# only needs the names below, does not pay for SciPy and ase.io.
+_LAZY = {"ag29_bdt12": "ag29", "icosahedron": "bare", "dope": "defects", "vacate": "defects",
+         "read_structure": "io", "write_structure": "io", "mo6x14": "halide_clusters"}
+
+__all__ = ["SYSTEMS", "build", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(f"mdkit.systems.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'mdkit.systems' has no attribute {name!r}")
 
 #: System names of the command line and what they are.
 SYSTEMS = {
@@ -66,6 +71,12 @@ def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -
     (ase.Atoms, SiteMap)
         ``atoms.info`` has ``charge`` and a readable ``name``.
     """
+    from mdkit.systems.ag29 import ag29_bdt12
+    from mdkit.systems.bare import EMT_METALS, MAGIC, icosahedron
+    from mdkit.systems.defects import dope, vacate
+    from mdkit.systems.io import read_structure
+    from mdkit.systems.halide_clusters import mo6x14
+
     key = name.lower()
     if Path(name).suffix:
         atoms, sites = read_structure(name)
@@ -101,6 +112,8 @@ def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -
 
 def _name(key, atoms, sites) -> str:
     """Formula with charge, then the vacant and doped sites."""
+    from mdkit.species import ion_formula
+
     notes = []
     for i in sites.vacant:
         cls = sites.classes[i]

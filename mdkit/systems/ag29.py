@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-import ase.io
-
 from mdkit.sites import sitemap_from_atoms
 
 DATA = files("mdkit") / "data" / "ag29_bdt12.xyz"
@@ -28,6 +26,8 @@ def ag29_bdt12() -> tuple:
     sites : SiteMap
         The 29 Ag sites.
     """
+    import ase.io
+
     from mdkit.systems.ag29_geometry import SITE_CLASSES
 
     with DATA.open() as handle:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import ase.io
 import numpy as np
 
 from mdkit.errors import StructureError
@@ -38,6 +37,8 @@ def read_structure(path, charge: int | None = None) -> tuple:
         Sites come from the file when mdkit wrote it, otherwise from
         :func:`mdkit.sites.classify_sites`.
     """
+    import ase.io  # ~0.7 s: imported where needed, so spec errors stay instant
+
     path = Path(path)
     if not path.is_file():
         raise StructureError(f"structure file {path} does not exist.")
@@ -91,6 +92,8 @@ def write_structure(path, atoms, sites: SiteMap | None = None) -> None:
 
     The format follows the extension (``.xyz`` is written as extended XYZ).
     """
+    import ase.io
+
     path = Path(path)
     out = atoms.copy()
     out.calc = None

@@ -1,0 +1,337 @@
+"""Staged molecular dynamics with checkpoints and exact resume.
+
+:func:`run` takes a validated :class:`~mdkit.protocol.RunSpec` and drives
+ASE dynamics stage after stage.  Everything that is written attaches to the
+dynamics as an observer (``dyn.attach``): the frame recorder every
+``stride_fs``, the checkpoint every ``checkpoint_ps``, the temperature ramp
+every step.  A resumed run restores positions, momenta, the random-number
+generator and the thermostat's own variables, so it continues bit for bit
+as if it had never stopped.
+
+A run stops with :class:`MDBlowUp` when the potential energy or a position
+stops being finite, when the temperature passes ``max_temperature_K``, or
+when the total energy in an NVE stage drifts from its value at the start of
+the stage by more than ``nve_drift_eV_per_atom`` per atom (default
+0.05 eV/atom: a 1 fs velocity-Verlet run of a stable cluster drifts by less
+than 1e-3 eV/atom over picoseconds, so this is a sign of a too-long time
+step or a broken calculator, not of noise).  Frames up to the failure stay
+readable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from ase import units
+from ase.constraints import FixCom
+from ase.md.bussi import Bussi
+from ase.md.langevin import Langevin
+from ase.md.nose_hoover_chain import NoseHooverChainNVT
+from ase.md.nvtberendsen import NVTBerendsen
+from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from ase.md.verlet import VelocityVerlet
+from ase.parallel import world
+
+from mdkit import store
+from mdkit.calculators import engine_for, engine_version, make_calculator
+from mdkit.errors import MdkitError
+from mdkit.protocol import RunSpec, Stage
+from mdkit.systems import build, read_structure, write_structure
+
+
+class MDBlowUp(MdkitError):
+    """The dynamics left physical ground (NaN energy, runaway temperature or drift)."""
+
+
+class RunStateError(MdkitError):
+    """A run folder that cannot be continued as asked."""
+
+
+def make_dynamics(stage: Stage, atoms, timestep_fs: float, rng, temperature_K: float):
+    """The ASE dynamics object for a stage, at ``temperature_K``."""
+    dt = timestep_fs * units.fs
+    if stage.thermostat == "langevin":
+        # friction is given per ps; ASE wants inverse ASE time units
+        return Langevin(atoms, dt, temperature_K=temperature_K, fixcm=False,
+                        friction=stage.coupling / (1000.0 * units.fs), rng=rng)
+    if stage.thermostat == "bussi":
+        return Bussi(atoms, dt, temperature_K=temperature_K, taut=stage.coupling * units.fs,
+                     rng=rng)
+    if stage.thermostat == "nose-hoover":
+        return NoseHooverChainNVT(atoms, dt, temperature_K=temperature_K,
+                                  tdamp=stage.coupling * units.fs)
+    if stage.thermostat == "berendsen":
+        return NVTBerendsen(atoms, dt, temperature_K=temperature_K, fixcm=False,
+                            taut=stage.coupling * units.fs)
+    return VelocityVerlet(atoms, dt)
+
+
+def _thermostat_state(dyn) -> dict:
+    # Nose-Hoover chains carry their own variables; ASE offers no accessor.
+    if isinstance(dyn, NoseHooverChainNVT):
+        return {"nhc_eta": dyn._thermostat._eta.copy(), "nhc_p_eta": dyn._thermostat._p_eta.copy()}
+    return {}
+
+
+def _restore_thermostat(dyn, state: dict) -> None:
+    if isinstance(dyn, NoseHooverChainNVT) and "nhc_eta" in state:
+        dyn._thermostat._eta = np.array(state["nhc_eta"])
+        dyn._thermostat._p_eta = np.array(state["nhc_p_eta"])
+
+
+def prepare_structure(spec: RunSpec) -> tuple:
+    """The start structure and SiteMap the spec asks for."""
+    system = spec.system
+    atoms, sites = build(system.get("file", system.get("build")), system.get("dope"),
+                         system.get("vacancy"))
+    if "charge" in system:
+        sites.charge = atoms.info["charge"] = int(system["charge"])
+    return atoms, sites
+
+
+class _Progress:
+    """Progress on a terminal (rich), one line per stage elsewhere."""
+
+    def __init__(self, spec: RunSpec, enabled: bool | None):
+        self.spec = spec
+        self.live = sys.stderr.isatty() if enabled is None else enabled
+        self.live = self.live and world.rank == 0
+        self._bar = None
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[ps]}"), TextColumn("{task.fields[rate]}"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[thermo]}"), transient=False)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.spec.total_steps, ps="", rate="",
+                                            thermo="")
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def stage(self, stage: Stage, step: int) -> None:
+        if not self.live and world.rank == 0:
+            print(f"mdkit run: stage {stage.name} ({stage.thermostat}) from "
+                  f"{step * self.spec.timestep_fs / 1000:.3f} ps", file=sys.stderr, flush=True)
+
+    def update(self, step: int, row: dict, rate: float) -> None:
+        if self._bar is None:
+            return
+        total_ps = self.spec.total_steps * self.spec.timestep_fs / 1000
+        self._bar.update(self._task, completed=step, description=row["stage_name"],
+                         ps=f"{row['time_ps']:.2f}/{total_ps:g} ps", rate=f"{rate:.0f} steps/s",
+                         thermo=f"T {row['temperature_K']:.0f} K  E {row['total_eV']:.3f} eV")
+
+
+def _meta(spec, status, **extra) -> dict:
+    return {"status": status, "mdkit": version("mdkit"), "ase": version("ase"),
+            "calculator": spec.calculator["name"],
+            "calculator_version": engine_version(spec.calculator["name"]),
+            "python": sys.version.split()[0], "host": socket.gethostname(),
+            "mpi_ranks": world.size, "command": " ".join(sys.argv), **extra}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run(spec: RunSpec, force: bool = False, progress: bool | None = None) -> Path:
+    """Run (or resume) the spec; returns the run folder.
+
+    Parameters
+    ----------
+    spec : RunSpec
+    force : bool
+        Start afresh even if the folder holds a finished or failed run; the
+        old folder is kept, renamed with a time stamp.
+    progress : bool, optional
+        Show a progress bar; default: only when stderr is a terminal.
+    """
+    folder = spec.folder
+    meta_path = folder / "meta.json"
+    previous = store.read_json(meta_path) if meta_path.exists() else None
+    if previous and force:
+        kept = folder.with_name(f"{folder.name}.{datetime.now():%Y%m%d-%H%M%S}")
+        if world.rank == 0:
+            shutil.move(folder, kept)
+        world.barrier()
+        print(f"mdkit run: kept the previous run as {kept}", file=sys.stderr)
+        previous = None
+    elif previous and previous["status"] == "finished":
+        print(f"mdkit run: {folder} is already finished ({previous['n_frames']} frames); "
+              "nothing to do (--force starts a fresh run).", file=sys.stderr)
+        return folder
+    elif previous and previous["status"] == "failed":
+        raise RunStateError(f"the run in {folder} failed earlier ({previous.get('reason')}); "
+                            "change the spec and start again with --force.")
+    if previous:
+        resolved = store.read_json(folder / "spec.json")
+        current = json.loads(json.dumps(spec.to_dict()))
+        if {k: v for k, v in resolved.items() if k != "path"} != \
+                {k: v for k, v in current.items() if k != "path"}:
+            raise RunStateError(f"{spec.path} has changed since the run in {folder} started; "
+                                "resume it with the old spec or start afresh with --force.")
+    checkpoint = store.load_checkpoint(folder) if previous else None
+    return _Runner(spec, checkpoint, previous, progress).run()
+
+
+class _Runner:
+    def __init__(self, spec: RunSpec, checkpoint, previous, progress):
+        self.spec, self.folder = spec, spec.folder
+        self.progress_enabled = progress
+        if checkpoint is None:
+            atoms, sites = prepare_structure(spec)
+        else:
+            atoms, sites = read_structure(self.folder / "topology.xyz")
+        self.sites = sites
+        name, options = spec.calculator["name"], {k: v for k, v in spec.calculator.items()
+                                                  if k != "name"}
+        engine = engine_for(name)
+        before = atoms.positions[0].copy()
+        atoms.calc = make_calculator(name, atoms, sites.charge, **options)
+        sites.positions += atoms.positions[0] - before  # engines that box the ion move it
+        atoms.set_constraint(FixCom())
+        self.atoms = atoms
+        self.rng = np.random.default_rng(spec.seed)
+        self.meta = previous or {}
+        if checkpoint is None:
+            self._start_fresh(atoms, sites)
+            self.step, n_frames = 0, 0
+        else:
+            if engine.topology_from_first_call:
+                atoms.get_potential_energy()  # fixes the topology of the start structure
+            atoms.positions = checkpoint["positions"]
+            atoms.set_momenta(checkpoint["momenta"], apply_constraint=False)
+            self.rng.bit_generator.state = checkpoint["rng"]
+            self.step, n_frames = int(checkpoint["step"]), int(checkpoint["n_frames"])
+            self.thermostat_state = checkpoint
+            store.truncate(self.folder, n_frames)
+            self.meta.setdefault("resumed_at_ps", []).append(
+                self.step * spec.timestep_fs / 1000)
+        self.writer = store.TrajectoryWriter(self.folder, len(atoms),
+                                             [s.name for s in spec.stages], n_frames)
+        self.wall_before = float(self.meta.get("wall_s", 0.0))
+
+    def _start_fresh(self, atoms, sites):
+        folder, spec = self.folder, self.spec
+        if world.rank == 0:
+            if folder.exists():  # a run killed before its first checkpoint
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            shutil.copyfile(spec.path, folder / "spec.toml")
+            write_structure(folder / "topology.xyz", atoms, sites)
+            sites.save(folder / "sites.json")
+        world.barrier()
+        store.write_json(folder / "spec.json", spec.to_dict())
+        first = spec.stages[0]
+        temperature = 0.0 if first.thermostat == "nve" else first.temperature_K[0]
+        thermalize_momenta(atoms, temperature_K=temperature, rng=self.rng)
+        Stationary(atoms)
+        ZeroRotation(atoms)
+        self.thermostat_state = {}
+        self.meta = {**_meta(spec, "running"), "started": _now(), "n_frames": 0}
+        store.write_json(folder / "meta.json", self.meta)
+
+    def run(self) -> Path:
+        spec = self.spec
+        self.clock = time.perf_counter()
+        self.clock_step = self.step
+        bounds = np.cumsum([0] + [spec.steps(s.duration_ps) for s in spec.stages])
+        try:
+            with _Progress(spec, self.progress_enabled) as self.progress:
+                for index, stage in enumerate(spec.stages):
+                    if self.step >= bounds[index + 1]:
+                        continue
+                    self._run_stage(index, stage, int(bounds[index]), int(bounds[index + 1]))
+        except MDBlowUp as err:
+            self.writer.flush()
+            self._write_meta("failed", reason=str(err))
+            raise
+        self._checkpoint(None)
+        store.concatenate(self.folder)
+        self._write_meta("finished", ended=_now())
+        return self.folder
+
+    def _run_stage(self, index: int, stage: Stage, first: int, last: int) -> None:
+        spec, atoms = self.spec, self.atoms
+        t0, t1 = stage.temperature_K or (None, None)
+        ramp = lambda step: t0 + (t1 - t0) * (step - first) / (last - first)  # noqa: E731
+        dyn = make_dynamics(stage, atoms, spec.timestep_fs, self.rng,
+                            None if t0 is None else ramp(self.step))
+        dyn.nsteps = self.step  # observer intervals count global steps
+        if self.step > first:
+            _restore_thermostat(dyn, self.thermostat_state)
+        self.progress.stage(stage, self.step)
+        reference = {"total": None}
+        if t0 != t1:  # a ramp: the target for step n -> n+1 is that of step n+1
+            def set_temperature():
+                dyn.set_temperature(temperature_K=ramp(min(dyn.nsteps + 1, last)))
+            set_temperature()
+            dyn.attach(set_temperature, interval=1)
+
+        def record():
+            self.step = dyn.nsteps
+            energy = atoms.get_potential_energy()
+            row = self.writer.add(atoms, self.step, self.step * spec.timestep_fs / 1000,
+                                  index, energy)
+            self._check(stage, row, reference)
+            rate = (self.step - self.clock_step) / max(time.perf_counter() - self.clock, 1e-9)
+            self.progress.update(self.step, row, rate)
+
+        dyn.attach(record, interval=spec.stride)
+        dyn.attach(lambda: self._checkpoint(dyn), interval=spec.checkpoint_interval)
+        dyn.run(last - self.step)
+        self.step = last
+        self.thermostat_state = _thermostat_state(dyn)
+
+    def _check(self, stage: Stage, row: dict, reference: dict) -> None:
+        where = f"at {row['time_ps']:.3f} ps (step {row['step']}, stage {stage.name})"
+        if not (math.isfinite(row["potential_eV"]) and np.isfinite(self.atoms.positions).all()):
+            raise MDBlowUp(f"the potential energy or positions stopped being finite {where}: "
+                           "the calculator failed or atoms collided.")
+        if row["temperature_K"] > self.spec.max_temperature_K:
+            raise MDBlowUp(f"the temperature reached {row['temperature_K']:.0f} K {where}, "
+                           f"above max_temperature_K = {self.spec.max_temperature_K:g}: the "
+                           "cluster is heating up or coming apart.")
+        if stage.thermostat == "nve":
+            if reference["total"] is None:
+                reference["total"] = row["total_eV"]
+            drift = abs(row["total_eV"] - reference["total"]) / len(self.atoms)
+            if drift > self.spec.nve_drift_eV_per_atom:
+                raise MDBlowUp(f"the total energy drifted by {drift:.3g} eV/atom in NVE {where}, "
+                               f"more than nve_drift_eV_per_atom = "
+                               f"{self.spec.nve_drift_eV_per_atom:g}: shorten timestep_fs.")
+
+    def _checkpoint(self, dyn) -> None:
+        if dyn is not None:
+            self.step = dyn.nsteps
+            self.thermostat_state = _thermostat_state(dyn)
+        self.writer.flush()
+        store.save_checkpoint(self.folder, {
+            "step": self.step, "n_frames": self.writer.n_frames,
+            "rng": self.rng.bit_generator.state,
+            "positions": self.atoms.get_positions(), "momenta": self.atoms.get_momenta(),
+            **self.thermostat_state})
+        self._write_meta("running")
+
+    def _write_meta(self, status: str, **extra) -> None:
+        wall = self.wall_before + time.perf_counter() - self.clock
+        self.meta.update(status=status, n_frames=self.writer.n_frames, steps_done=self.step,
+                         wall_s=round(wall, 3), **extra)
+        store.write_json(self.folder / "meta.json", self.meta)

@@ -1,0 +1,296 @@
+"""The run folder: its layout, the trajectory and thermo writers, checkpoints, reading back.
+
+A run folder holds everything needed to reopen a run::
+
+    spec.toml          the run spec as given
+    spec.json          the spec as resolved (defaults filled in)
+    topology.xyz       the start structure: extended XYZ with charge and site labels
+    sites.json         the SiteMap (reference sites, classes, the vacant site)
+    trajectory.nc      AMBER NetCDF: coordinates (Å), velocities (Å/ps), time (ps),
+                       and per frame: stage, temperature (K), potential and total
+                       energy (eV); written when the run finishes
+    segments/          the same, one file per checkpoint interval, while running
+    thermo.csv         one row per frame: step, time, stage, T, energies
+    checkpoint.npz     positions, momenta, random-number and thermostat state
+    meta.json          versions, host, start and end times, command, status
+
+Frames reach disk at checkpoints, in this order: the segment (written under
+a temporary name, then renamed), the thermo rows, the checkpoint (renamed
+into place).  A run killed at any moment therefore has a checkpoint that
+matches whole segments; anything written after it is dropped on resume.
+Only MPI rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
+from ase.parallel import world
+from ase.units import fs
+from MDAnalysis.core.topologyattrs import AtomAttr, AtomStringAttr
+
+from mdkit.errors import MdkitError
+from mdkit.sites import SiteMap
+
+SEGMENTS = "segments"
+THERMO_COLUMNS = ("frame", "step", "time_ps", "stage", "stage_name", "temperature_K",
+                  "potential_eV", "kinetic_eV", "total_eV")
+#: Per-frame NetCDF variables beside AMBER's own: name -> (unit, thermo column).
+FRAME_DATA = {"stage": ("index into spec.json stages", "stage"),
+              "temperature": ("kelvin", "temperature_K"),
+              "potential_energy": ("eV", "potential_eV"),
+              "total_energy": ("eV", "total_eV")}
+#: ASE velocity (Å per ASE time unit) to Å/ps.
+VELOCITY_TO_A_PER_PS = 1000.0 * fs
+
+
+class RunFolderError(MdkitError):
+    """A run folder that is missing, incomplete or damaged."""
+
+
+# MDAnalysis registers TopologyAttr subclasses by attrname when they are defined,
+# so `universe.add_TopologyAttr("site_classes", ...)` works from here on.
+class SiteClasses(AtomStringAttr):
+    """Site class of each atom ("-" for atoms on no site)."""
+
+    attrname, singular = "site_classes", "site_class"
+
+
+class Sites(AtomAttr):
+    """Site index of each atom (-1 for atoms on no site)."""
+
+    attrname, singular, dtype = "sites", "site", int
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    if world.rank != 0:
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    _replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise RunFolderError(f"{path} cannot be read ({err}).") from None
+
+
+class TrajectoryWriter:
+    """Buffers frames and writes them as one NetCDF segment per :meth:`flush`.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder.
+    n_atoms : int
+    stage_names : list of str
+        Names of the stages, for the thermo table.
+    n_frames : int
+        Frames already on disk (when resuming).
+    """
+
+    def __init__(self, folder: Path, n_atoms: int, stage_names, n_frames: int = 0):
+        self.folder = Path(folder)
+        self.n_atoms = n_atoms
+        self.stage_names = list(stage_names)
+        self.n_frames = n_frames
+        self._rows: list[dict] = []
+        self._positions: list[np.ndarray] = []
+        self._velocities: list[np.ndarray] = []
+        self._universe = mda.Universe.empty(n_atoms, trajectory=True, velocities=True)
+        (self.folder / SEGMENTS).mkdir(exist_ok=True)
+
+    def add(self, atoms, step: int, time_ps: float, stage: int, potential_eV: float) -> dict:
+        """Buffer the current frame of ``atoms``; returns its thermo row."""
+        kinetic = atoms.get_kinetic_energy()
+        row = {"frame": self.n_frames + len(self._rows), "step": step, "time_ps": time_ps,
+               "stage": stage, "stage_name": self.stage_names[stage],
+               "temperature_K": atoms.get_temperature(), "potential_eV": potential_eV,
+               "kinetic_eV": kinetic, "total_eV": potential_eV + kinetic}
+        self._rows.append(row)
+        self._positions.append(atoms.get_positions())
+        self._velocities.append(atoms.get_velocities() * VELOCITY_TO_A_PER_PS)
+        return row
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+    def flush(self) -> None:
+        """Write the buffered frames as a segment and append their thermo rows."""
+        if not self._rows:
+            return
+        if world.rank == 0:
+            first = self._rows[0]["frame"]
+            final = self.folder / SEGMENTS / f"{first:09d}.nc"
+            tmp = final.with_suffix(".nc.tmp")
+            self._write_segment(tmp)
+            _replace(tmp, final)
+            thermo = self.folder / "thermo.csv"
+            new = not thermo.exists()
+            with thermo.open("a", newline="") as handle:
+                writer = csv.DictWriter(handle, THERMO_COLUMNS)
+                if new:
+                    writer.writeheader()
+                writer.writerows(self._rows)
+        self.n_frames += len(self._rows)
+        self._rows, self._positions, self._velocities = [], [], []
+
+    def _write_segment(self, path: Path) -> None:
+        import netCDF4
+        from MDAnalysis.coordinates.TRJ import NCDFWriter
+
+        ts = self._universe.trajectory.ts
+        with NCDFWriter(str(path), self.n_atoms, velocities=True) as writer:
+            for row, x, v in zip(self._rows, self._positions, self._velocities):
+                ts.positions, ts.velocities = x, v
+                ts.time = row["time_ps"]
+                ts.frame = row["frame"]
+                writer.write(self._universe.atoms)
+        with netCDF4.Dataset(path, "a") as data:
+            for name, (unit, column) in FRAME_DATA.items():
+                var = data.createVariable(name, "i4" if name == "stage" else "f8", ("frame",))
+                var.units = unit
+                var[:] = [row[column] for row in self._rows]
+
+
+def segments(folder: Path) -> list[Path]:
+    return sorted((Path(folder) / SEGMENTS).glob("*.nc"))
+
+
+def truncate(folder: Path, n_frames: int) -> None:
+    """Drop frames from ``n_frames`` on (written after the last checkpoint)."""
+    folder = Path(folder)
+    if world.rank != 0:
+        return
+    for path in (folder / SEGMENTS).glob("*.nc*"):
+        if path.name.endswith(".tmp") or int(path.name.split(".")[0]) >= n_frames:
+            path.unlink()
+    thermo = folder / "thermo.csv"
+    if thermo.exists():
+        with thermo.open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if int(r["frame"]) < n_frames]
+        tmp = thermo.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, THERMO_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        _replace(tmp, thermo)
+
+
+def concatenate(folder: Path) -> Path:
+    """Join the segments into ``trajectory.nc`` and remove them."""
+    import netCDF4
+
+    folder = Path(folder)
+    parts = segments(folder)
+    final = folder / "trajectory.nc"
+    if world.rank != 0:
+        return final
+    if not parts:
+        raise RunFolderError(f"{folder} has no trajectory segments to join.")
+    tmp = folder / "trajectory.nc.tmp"
+    with netCDF4.Dataset(parts[0]) as first, \
+            netCDF4.Dataset(tmp, "w", format=first.data_model) as out:
+        out.setncatts({k: first.getncattr(k) for k in first.ncattrs()})
+        for name, dim in first.dimensions.items():
+            out.createDimension(name, None if dim.isunlimited() else len(dim))
+        for name, var in first.variables.items():
+            new = out.createVariable(name, var.dtype, var.dimensions)
+            new.setncatts({k: var.getncattr(k) for k in var.ncattrs()})
+            if "frame" not in var.dimensions:
+                new[:] = var[:]
+        start = 0
+        for part in parts:
+            with netCDF4.Dataset(part) as data:
+                n = len(data.dimensions["frame"])
+                for name, var in data.variables.items():
+                    if "frame" in var.dimensions:
+                        out.variables[name][start:start + n] = var[:]
+                start += n
+    _replace(tmp, final)
+    for part in parts:
+        part.unlink()
+    return final
+
+
+def save_checkpoint(folder: Path, state: dict) -> None:
+    """Write the checkpoint atomically; ``state`` values are arrays or JSON-able."""
+    if world.rank != 0:
+        return
+    path = Path(folder) / "checkpoint.npz"
+    tmp = Path(folder) / "checkpoint.tmp.npz"
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    np.savez(tmp, _json=np.array(json.dumps(scalars)), **arrays)
+    _replace(tmp, path)
+
+
+def load_checkpoint(folder: Path) -> dict | None:
+    """The last checkpoint, or None if the run never reached one."""
+    path = Path(folder) / "checkpoint.npz"
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        state = json.loads(str(data["_json"]))
+        state.update({k: data[k] for k in data.files if k != "_json"})
+    return state
+
+
+def read_thermo(folder: Path) -> dict[str, np.ndarray]:
+    """The thermo table as columns (numbers as arrays, ``stage_name`` as str array)."""
+    path = Path(folder) / "thermo.csv"
+    if not path.exists():
+        raise RunFolderError(f"{folder} has no thermo.csv: the run has not written a frame.")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {c: np.array([r[c] for r in rows], dtype=str if c == "stage_name" else
+                        int if c in ("frame", "step", "stage") else float)
+            for c in THERMO_COLUMNS}
+
+
+def read_sites(folder: Path) -> SiteMap:
+    return SiteMap.load(Path(folder) / "sites.json")
+
+
+def open_run(folder) -> mda.Universe:
+    """An MDAnalysis Universe of a run folder (finished, running or crashed).
+
+    Atoms carry ``elements``, ``masses`` (ASE's), ``charges`` (0 unless known),
+    and the site attributes ``site_classes`` (``"-"`` for atoms on no site)
+    and ``sites`` (site index, -1 for none).  Time is in ps.
+    """
+    from ase.data import atomic_masses, atomic_numbers
+
+    folder = Path(folder)
+    topology = folder / "topology.xyz"
+    if not topology.exists():
+        raise RunFolderError(f"{folder} is not a run folder (no topology.xyz); "
+                             "give the folder `mdkit run` created beside the spec.")
+    trajectory = folder / "trajectory.nc"
+    parts = [trajectory] if trajectory.exists() else segments(folder)
+    if not parts:
+        raise RunFolderError(f"{folder} has no trajectory yet: the run has not reached "
+                             "its first checkpoint.")
+    universe = mda.Universe(str(topology), [str(p) for p in parts] if len(parts) > 1
+                            else str(parts[0]), topology_format="XYZ", format="NCDF")
+    symbols = [str(n) for n in universe.atoms.names]
+    universe.add_TopologyAttr("elements", symbols)
+    universe.add_TopologyAttr("types", symbols)
+    universe.atoms.masses = atomic_masses[[atomic_numbers[s] for s in symbols]]
+    sites = read_sites(folder)
+    universe.add_TopologyAttr("site_classes", sites.atom_classes(len(symbols)))
+    universe.add_TopologyAttr("sites", sites.atom_sites(len(symbols)))
+    return universe
