@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,9 +29,26 @@ class Engine:
     module: str
     distribution: str
     install: str
+    #: "module:Class" whose constructor signature lists the valid options; None
+    #: for engines that check their own keywords (GPAW).
+    options_from: str | None = None
     #: GFN-FF fixes its bond topology at the first call: an exact resume must
     #: show it the structure the run started from before the current one.
     topology_from_first_call: bool = False
+
+    def check_options(self, name: str, options: dict) -> None:
+        """Reject option names the engine does not know, listing those it does."""
+        if self.options_from is None:
+            return
+        module, cls = self.options_from.split(":")
+        signature = inspect.signature(getattr(importlib.import_module(module), cls))
+        valid = [p for p, v in signature.parameters.items()
+                 if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)
+                 and p not in ("atoms", "charge")]
+        for key in options:
+            if key not in valid:
+                raise CalculatorError(f"calculator {name!r} has no option {key!r}; valid "
+                                      f"options: {', '.join(valid) or 'none'}.")
 
 
 def _gfnff(atoms, charge, **options):
@@ -45,7 +63,7 @@ def _xtb(atoms, charge, method="GFN1-xTB", verbosity=0, **options):
     return TBLite(method=method, charge=charge, verbosity=verbosity, **options)
 
 
-def _emt(atoms, charge, **options):
+def _emt(atoms, charge):
     """asap3's EMT when installed (about 60x faster), else ASE's.
 
     EMT has no notion of charge; it is meant for bare metal clusters.
@@ -57,12 +75,13 @@ def _emt(atoms, charge, **options):
     else:
         if not atoms.cell.any():  # asap3 wants a cell even without periodicity
             atoms.center(vacuum=10.0)
-    return EMT(**options)
+    return EMT()
 
 
-#: Defaults for GPAW: LCAO with the dzp basis, PBE, 0.2 Å grid spacing.
+#: Defaults for GPAW: LCAO with the dzp basis, PBE, 0.2 Å grid spacing; no point-group
+#: symmetry, since MD breaks it at the first step.
 GPAW_DEFAULTS = {"mode": {"name": "lcao"}, "basis": "dzp", "xc": "PBE", "h": 0.2,
-                 "txt": None}
+                 "symmetry": "off", "txt": None}
 
 
 def _gpaw(atoms, charge, vacuum=5.0, **options):
@@ -78,9 +97,11 @@ def _gpaw(atoms, charge, vacuum=5.0, **options):
 
 CALCULATORS: dict[str, Engine] = {
     "gfnff": Engine(_gfnff, "gfnff", "gfnff", "pip install gfnff",
-                    topology_from_first_call=True),
-    "xtb": Engine(_xtb, "tblite.ase", "tblite", "pip install 'mdkit[xtb]' (tblite)"),
-    "emt": Engine(_emt, "ase.calculators.emt", "ase", "pip install ase"),
+                    options_from="gfnff:GFNFF", topology_from_first_call=True),
+    "xtb": Engine(_xtb, "tblite.ase", "tblite", "pip install 'mdkit[xtb]' (tblite)",
+                  options_from="tblite.ase:TBLite"),
+    "emt": Engine(_emt, "ase.calculators.emt", "ase", "pip install ase",
+                  options_from="mdkit.calculators:_emt"),
     "gpaw": Engine(_gpaw, "gpaw", "gpaw", "bash install.sh (GPAW with its setups, "
                                           "built against the system MPI)"),
 }
@@ -94,6 +115,7 @@ def make_calculator(name: str, atoms, charge: int = 0, **options):
     unchanged, so every keyword of the engine is available.
     """
     engine = engine_for(name)
+    engine.check_options(name, options)
     try:
         return engine.factory(atoms, charge, **options)
     except TypeError as err:

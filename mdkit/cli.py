@@ -133,7 +133,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _mpi_environment() -> None:
+    """Let GPAW use its compiled MPI when started as ``mpiexec -n N mdkit ...``."""
+    import os
+
+    launched = any(k in os.environ for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+    if launched:
+        os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")
+        try:  # before anything asks ase.parallel.world, so that ASE uses GPAW's MPI
+            import gpaw.mpi  # noqa: F401
+        except ImportError:
+            pass
+
+
 def main(argv=None) -> int:
+    _mpi_environment()
     args = parser().parse_args(argv)
     try:
         args.func(args)

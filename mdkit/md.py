@@ -235,15 +235,16 @@ class _Runner:
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             shutil.copyfile(spec.path, folder / "spec.toml")
-            write_structure(folder / "topology.xyz", atoms, sites)
             sites.save(folder / "sites.json")
         world.barrier()
+        write_structure(folder / "topology.xyz", atoms, sites)  # ase.io writes on rank 0 itself
         store.write_json(folder / "spec.json", spec.to_dict())
         first = spec.stages[0]
         temperature = 0.0 if first.thermostat == "nve" else first.temperature_K[0]
         thermalize_momenta(atoms, temperature_K=temperature, rng=self.rng)
         Stationary(atoms)
-        ZeroRotation(atoms)
+        if np.all(atoms.get_moments_of_inertia() > 1e-6):  # undefined for a linear molecule
+            ZeroRotation(atoms)
         self.thermostat_state = {}
         self.meta = {**_meta(spec, "running"), "started": _now(), "n_frames": 0}
         store.write_json(folder / "meta.json", self.meta)
