@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -78,6 +79,96 @@ def cmd_run(args) -> None:
 
     folder = run(spec, force=args.force, progress=False if args.quiet else None)
     print(f"mdkit run: {folder}")
+    if not args.no_analyze and (folder / "trajectory.nc").exists() \
+            and not (folder / "analysis" / "summary.json").exists():
+        _report(folder, residence_ps=0.5, formats=("png", "pdf"))
+
+
+def _report(folder, residence_ps, formats) -> None:
+    from mdkit.analysis.report import analyze_run
+
+    summary = analyze_run(folder, residence_ps=residence_ps, formats=formats)
+    rg = summary["rg_angstrom"]["ion"]
+    print(f"mdkit analyze: {summary['statement']}")
+    print(f"  Rg {rg['mean']:.3f} ± {rg['std']:.3f} Å (range {rg['min']:.3f}-{rg['max']:.3f}; "
+          f"{rg['change_percent']:+.2f} % from the first to the last tenth of the run)")
+    print(f"  tables, summary.json and figures in {folder / 'analysis'}")
+
+
+def _ps(text: str) -> float:
+    """A duration such as '1ps', '500fs' or '0.5' (ps) -> ps."""
+    value = text.strip().lower()
+    try:
+        if value.endswith("fs"):
+            return float(value[:-2]) / 1000
+        return float(value[:-2] if value.endswith("ps") else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write e.g. 1ps, "
+                                         "500fs or 0.5 (ps).") from None
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
+def cmd_analyze(args) -> None:
+    for folder in args.runs:
+        _report(Path(folder), args.residence_ps, _formats(args.formats))
+
+
+def cmd_plot(args) -> None:
+    from mdkit import store
+    from mdkit.analysis import RadiusOfGyration, plots
+    from mdkit.analysis.report import rg_selections
+
+    series = []
+    for folder in map(Path, args.runs):
+        universe = store.open_run(folder)
+        groups = rg_selections(universe, store.read_sites(folder))
+        if args.selection not in groups:
+            raise MdkitError(f"{folder} has no {args.selection!r} atoms; choose one of "
+                             f"{', '.join(groups)}.")
+        result = RadiusOfGyration(groups[args.selection]).run().results
+        thermo = store.read_thermo(folder)
+        series.append({"label": folder.name, "times": result.times, "rg": result.rg,
+                       "stage": thermo["stage"][:len(result.rg)],
+                       "stage_names": list(dict.fromkeys(thermo["stage_name"]))})
+    for path in plots.plot_rg(series, Path(args.output).with_suffix(""),
+                              _formats(args.formats)):
+        print(f"mdkit plot: {path}")
+
+
+def cmd_snapshots(args) -> None:
+    import json
+
+    from mdkit import store
+    from mdkit.analysis import RadiusOfGyration
+    from mdkit.analysis.snapshots import choose_frames, write_snapshots
+
+    folder = Path(args.run)
+    universe = store.open_run(folder)
+    sites = store.read_sites(folder)
+    thermo = store.read_thermo(folder)
+    rg = RadiusOfGyration(universe.atoms).run().results
+    events = []
+    if args.events:
+        summary = folder / "analysis" / "summary.json"
+        if not summary.exists():
+            _report(folder, 0.5, ("png", "pdf"))
+        events = json.loads(summary.read_text())["events"]
+    frames = choose_frames(rg.times, at_ps=args.at or (), every_ps=args.every, events=events,
+                           window_ps=args.window, rg=rg.rg, extremes=args.extremes,
+                           stage=thermo["stage"][:len(rg.rg)] if args.stage_ends else None)
+    if not frames:
+        raise MdkitError("no frames chosen; give --every, --at, --events, --extremes or "
+                         "--stage-ends.")
+    charges = store.read_charges(folder, list(frames))
+    out = Path(args.output) if args.output else folder / "snapshots"
+    index = write_snapshots(universe, frames, out, charge=sites.charge, rg=rg.rg,
+                            stage_names=thermo["stage_name"], charges=charges,
+                            formats=_formats(args.format))
+    print(f"mdkit snapshots: {len(frames)} frames "
+          f"({'calculator' if charges is not None else 'evenly spread'} charges) -> {index}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -129,7 +220,45 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="start afresh; the old run folder is kept under a time-stamped name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-analyze", action="store_true",
+                   help="do not analyse the finished run (see mdkit analyze)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("analyze", help="Rg, site occupancy, migration events and figures",
+                       description="Analyse run folders into RUN/analysis/: rg.csv, "
+                                   "occupancy.csv, vacancy.csv, events.csv, summary.json "
+                                   "and the figures.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+    p.add_argument("--residence-ps", type=_ps, default=0.5,
+                   help="time the vacancy must stay in its new class to count as an event "
+                        "(default 0.5 ps)")
+    p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("plot", help="compare runs in one figure",
+                       description="Plot a quantity of several runs on one figure.")
+    p.add_argument("quantity", choices=["rg"], help="what to plot")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+    p.add_argument("--selection", default="ion", choices=["ion", "metal", "core"],
+                   help="atoms for Rg (default ion)")
+    p.add_argument("-o", "--output", default="rg.png", help="output file (default rg.png)")
+    p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("snapshots", help="export frames for collision-cross-section programs",
+                       description="Write chosen frames, centred, as XYZ (and IMoS / MOBCAL "
+                                   "inputs) with an index.csv.")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("--every", type=_ps, help="one frame every DURATION (e.g. 1ps)")
+    p.add_argument("--at", type=_ps, action="append", help="a frame at this time (repeatable)")
+    p.add_argument("--events", action="store_true", help="the frame of each migration event")
+    p.add_argument("--window", type=_ps, default=0.0,
+                   help="with --events, also the frames this long before and after")
+    p.add_argument("--extremes", action="store_true", help="the frames of minimal and maximal Rg")
+    p.add_argument("--stage-ends", action="store_true", help="the last frame of each stage")
+    p.add_argument("--format", default="xyz", help="xyz, imos, mfj; comma-separated")
+    p.add_argument("-o", "--output", help="output folder (default RUN/snapshots)")
+    p.set_defaults(func=cmd_snapshots)
     return top
 
 

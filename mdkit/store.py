@@ -8,7 +8,8 @@ A run folder holds everything needed to reopen a run::
     sites.json         the SiteMap (reference sites, classes, the vacant site)
     trajectory.nc      AMBER NetCDF: coordinates (Å), velocities (Å/ps), time (ps),
                        and per frame: stage, temperature (K), potential and total
-                       energy (eV); written when the run finishes
+                       energy (eV), partial charges (e) when the engine gives them;
+                       written when the run finishes
     segments/          the same, one file per checkpoint interval, while running
     thermo.csv         one row per frame: step, time, stage, T, energies
     checkpoint.npz     positions, momenta, random-number and thermostat state
@@ -109,6 +110,7 @@ class TrajectoryWriter:
         self._rows: list[dict] = []
         self._positions: list[np.ndarray] = []
         self._velocities: list[np.ndarray] = []
+        self._charges: list[np.ndarray | None] = []
         self._universe = mda.Universe.empty(n_atoms, trajectory=True, velocities=True)
         (self.folder / SEGMENTS).mkdir(exist_ok=True)
 
@@ -122,6 +124,8 @@ class TrajectoryWriter:
         self._rows.append(row)
         self._positions.append(atoms.get_positions())
         self._velocities.append(atoms.get_velocities() * VELOCITY_TO_A_PER_PS)
+        # partial charges come free with some engines (GFN-FF, xTB); never ask for them
+        self._charges.append(getattr(atoms.calc, "results", {}).get("charges"))
         return row
 
     @property
@@ -146,7 +150,7 @@ class TrajectoryWriter:
                     writer.writeheader()
                 writer.writerows(self._rows)
         self.n_frames += len(self._rows)
-        self._rows, self._positions, self._velocities = [], [], []
+        self._rows, self._positions, self._velocities, self._charges = [], [], [], []
 
     def _write_segment(self, path: Path) -> None:
         import netCDF4
@@ -164,6 +168,35 @@ class TrajectoryWriter:
                 var = data.createVariable(name, "i4" if name == "stage" else "f8", ("frame",))
                 var.units = unit
                 var[:] = [row[column] for row in self._rows]
+            if all(q is not None for q in self._charges):
+                var = data.createVariable("charges", "f4", ("frame", "atom"))
+                var.units = "e (partial charges from the calculator)"
+                var[:] = np.array(self._charges)
+
+
+def read_charges(folder: Path, frames) -> np.ndarray | None:
+    """Partial charges (e) of the given frames, shape (len(frames), n_atoms), or None
+    when the engine gave none."""
+    import netCDF4
+
+    folder = Path(folder)
+    final = folder / "trajectory.nc"
+    parts = [final] if final.exists() else segments(folder)
+    frames = np.asarray(frames, dtype=int)
+    out, start = {}, 0
+    for part in parts:
+        with netCDF4.Dataset(part) as data:
+            n = len(data.dimensions["frame"])
+            if "charges" not in data.variables:
+                return None
+            wanted = frames[(frames >= start) & (frames < start + n)]
+            for frame in wanted:
+                out[int(frame)] = np.asarray(data["charges"][frame - start], dtype=float)
+            start += n
+    missing = [int(f) for f in frames if int(f) not in out]
+    if missing:
+        raise RunFolderError(f"{folder} has no frame {missing[0]} (it has {start} frames).")
+    return np.array([out[int(f)] for f in frames])
 
 
 def segments(folder: Path) -> list[Path]:
