@@ -112,8 +112,44 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def cmd_analyze(args) -> None:
-    for folder in args.runs:
-        _report(Path(folder), args.residence_ps, _formats(args.formats))
+    for folder in map(Path, args.runs):
+        if (folder / "sweep.json").exists():
+            from mdkit.analysis.ensemble import analyze_sweep
+
+            for group in analyze_sweep(folder, _formats(args.formats)):
+                print("mdkit analyze: " + ", ".join(
+                    f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in group.items() if k != "survival"))
+            print(f"  tables and figures in {folder / 'analysis'}")
+        else:
+            _report(folder, args.residence_ps, _formats(args.formats))
+
+
+def cmd_sweep(args) -> None:
+    from mdkit import ensemble
+
+    folder = ensemble.expand(args.spec, ensemble.parse_vary(args.vary or []),
+                             ensemble.parse_seeds(args.seeds), args.out)
+    client = ensemble.client_for(args.scheduler, args.cluster, args.workers, args.cores,
+                                 args.memory, args.walltime, args.jobs)
+    try:
+        print(f"mdkit sweep: {folder} on {client.scheduler_info()['address']}; dashboard: "
+              f"{client.dashboard_link}", file=sys.stderr)
+        results = ensemble.run_sweep(folder, client, analyze=not args.no_analyze,
+                                     mpi_ranks=args.mpi_ranks,
+                                     progress=False if args.quiet else None)
+    finally:
+        client.close()
+    failed = [r for r in results if r["status"] == "failed"]
+    for result in failed:
+        print(f"mdkit sweep: {result['name']} failed: {result['reason']}", file=sys.stderr)
+    print(f"mdkit sweep: {len(results) - len(failed)} run(s) done, {len(failed)} failed -> "
+          f"{folder}")
+    if not args.no_analyze:
+        from mdkit.analysis.ensemble import analyze_sweep
+
+        analyze_sweep(folder)
+        print(f"  group tables and figures in {folder / 'analysis'}")
 
 
 def cmd_plot(args) -> None:
@@ -227,13 +263,40 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="Rg, site occupancy, migration events and figures",
                        description="Analyse run folders into RUN/analysis/: rg.csv, "
                                    "occupancy.csv, vacancy.csv, events.csv, summary.json "
-                                   "and the figures.")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+                                   "and the figures.  A sweep folder gets the group "
+                                   "comparison (first-event survival, residence, Rg, CCS).")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run or sweep folder(s)")
     p.add_argument("--residence-ps", type=_ps, default=0.5,
                    help="time the vacancy must stay in its new class to count as an event "
                         "(default 0.5 ps)")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("sweep", help="many runs of a spec on a Dask cluster",
+                       description="Expand a run spec over varied keys and seeds into "
+                                   "<spec>_sweep/members/ and run them on Dask (a local "
+                                   "cluster by default).  Launch it again to continue an "
+                                   "interrupted sweep.")
+    p.add_argument("spec", help="base run spec (TOML)")
+    p.add_argument("--vary", action="append", metavar="KEY=V1,V2",
+                   help="vary a key (vacancy, dope, build, temperature_K, calculator, or a "
+                        "dotted path like md.timestep_fs); repeatable")
+    p.add_argument("--seeds", help="seeds, e.g. 1-20 or 1,2,5")
+    p.add_argument("--out", help="sweep folder (default <spec stem>_sweep beside the spec)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--cluster", choices=["local", "slurm", "pbs"], default="local",
+                   help="where to run (slurm/pbs through dask-jobqueue)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--cores", type=int, help="cores per batch job (slurm/pbs)")
+    p.add_argument("--memory", help="memory per batch job, e.g. 16GiB (slurm/pbs)")
+    p.add_argument("--walltime", help="walltime per batch job, e.g. 02:00:00 (slurm/pbs)")
+    p.add_argument("--jobs", type=int, help="number of batch jobs (slurm/pbs)")
+    p.add_argument("--mpi-ranks", type=int, default=1,
+                   help="MPI ranks per run (GPAW); runs under mpiexec when > 1")
+    p.add_argument("--no-analyze", action="store_true", help="do not analyse the runs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("plot", help="compare runs in one figure",
                        description="Plot a quantity of several runs on one figure.")

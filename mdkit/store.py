@@ -298,6 +298,23 @@ def read_sites(folder: Path) -> SiteMap:
     return SiteMap.load(Path(folder) / "sites.json")
 
 
+def sweep_members(folder) -> list[dict]:
+    """The members of a sweep: name, varied values, spec path and run folder."""
+    folder = Path(folder)
+    index = folder / "sweep.json"
+    if not index.exists():
+        raise RunFolderError(f"{folder} is not a sweep folder (no sweep.json).")
+    record = json.loads(index.read_text())
+    return [{**m, "spec": folder / "members" / f"{m['name']}.toml",
+             "folder": folder / "members" / m["name"]} for m in record["members"]]
+
+
+def member_status(member: dict) -> str:
+    """``finished``, ``failed``, ``running`` (started, resumable) or ``pending``."""
+    meta = Path(member["folder"]) / "meta.json"
+    return json.loads(meta.read_text())["status"] if meta.exists() else "pending"
+
+
 def open_run(folder) -> mda.Universe:
     """An MDAnalysis Universe of a run folder (finished, running or crashed).
 

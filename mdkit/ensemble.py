@@ -1,0 +1,278 @@
+"""Many runs of one spec on a Dask cluster: expand, run, resume.
+
+A sweep expands a run spec over the product of varied keys and seeds into
+member specs, each with its own run folder, inside ``<spec stem>_sweep/``::
+
+    sweep.json            the spec, what is varied, the members
+    members/NAME.toml     one spec per member
+    members/NAME/         its run folder (as ``mdkit run`` writes it)
+
+Members run as Dask tasks: on a ``LocalCluster`` of processes by default, on
+an existing scheduler, or on SLURM/PBS through dask-jobqueue.  Each task runs
+(or resumes) its member in the worker process and analyses it; GPAW members
+with ``mpi_ranks > 1`` run under ``mpiexec`` from the worker.  Launching an
+interrupted sweep again skips finished members and resumes half-finished
+ones from their checkpoints, because that is what ``mdkit run`` does for
+each member.
+
+Varied keys: ``vacancy``, ``dope``, ``build``, ``temperature_K`` (every
+thermostatted stage; a ramp keeps its end), ``calculator`` (the engine's
+options from the base spec are kept only for the same engine), ``seed``, or
+any dotted path into the spec (``md.timestep_fs``, ``stages.2.duration_ps``,
+``calculator.method``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from mdkit.errors import MdkitError
+from mdkit.protocol import load_spec
+from mdkit.store import member_status, sweep_members
+
+SHORTHANDS = {"vacancy": "system.vacancy", "dope": "system.dope", "build": "system.build",
+              "calculator": "calculator.name", "seed": "md.seed"}
+
+
+class SweepError(MdkitError):
+    """A sweep that cannot be expanded or run as asked."""
+
+
+def parse_vary(items) -> dict[str, list]:
+    """``["vacancy=center,staple", "temperature_K=250,290"]`` -> {key: [values]}.
+
+    Values are read as TOML scalars (numbers stay numbers)."""
+    vary = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise SweepError(f"--vary {item!r} must be KEY=V1,V2,... (e.g. vacancy=center,shell).")
+        vary[key.strip()] = [_scalar(v.strip()) for v in values.split(",") if v.strip()]
+    return vary
+
+
+def parse_seeds(text: str | None) -> list[int]:
+    """``"1-20"``, ``"1,2,5"`` or ``"1-3,10"`` -> list of seeds."""
+    if not text:
+        return []
+    seeds = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise SweepError(f"--seeds {text!r} must look like 1-20 or 1,2,5.")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        seeds.extend(range(first, last + 1))
+    return seeds
+
+
+def _scalar(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply(data: dict, key: str, value) -> None:
+    if key == "temperature_K":
+        for stage in data["stages"]:
+            if stage.get("thermostat") == "nve":
+                continue
+            current = stage.get("temperature_K")
+            stage["temperature_K"] = [value, current[-1]] if isinstance(current, list) \
+                and current[0] != current[-1] else value
+        return
+    if key == "calculator":
+        data["calculator"] = ({**data["calculator"], "name": value}
+                              if data["calculator"].get("name") == value else {"name": value})
+        return
+    path = SHORTHANDS.get(key, key).split(".")
+    target = data
+    for part in path[:-1]:
+        target = target[int(part)] if isinstance(target, list) else target.setdefault(part, {})
+    if isinstance(target, list):
+        target[int(path[-1])] = value
+    else:
+        target[path[-1]] = value
+
+
+def _label(key: str, value) -> str:
+    short = {"temperature_K": "T", "calculator": "calc"}.get(key, key.split(".")[-1])
+    return re.sub(r"[^A-Za-z0-9.+-]", "", f"{short}-{value}".replace(":", "-"))
+
+
+def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
+    """Write the member specs of a sweep; returns the sweep folder.
+
+    Re-expanding into an existing sweep folder is allowed only with the same
+    spec, keys, values and seeds (that is how an interrupted sweep resumes).
+    """
+    spec_path = Path(spec_path)
+    load_spec(spec_path)  # the base spec must be valid on its own
+    base = tomllib.loads(spec_path.read_text())
+    if "file" in base.get("system", {}):
+        base["system"]["file"] = str((spec_path.parent / base["system"]["file"]).resolve())
+    base.pop("output", None)
+    if seeds:
+        vary = {**vary, "seed": seeds}
+    if not vary:
+        raise SweepError("nothing to vary: give --vary KEY=V1,V2 and/or --seeds.")
+    folder = Path(folder) if folder else spec_path.with_name(f"{spec_path.stem}_sweep")
+    members = []
+    for values in itertools.product(*vary.values()):
+        data = copy.deepcopy(base)
+        for key, value in zip(vary, values):
+            try:
+                _apply(data, key, value)
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise SweepError(f"--vary key {key!r} does not fit {spec_path}; use "
+                                 f"{', '.join(SHORTHANDS)}, temperature_K or a dotted path "
+                                 "such as md.timestep_fs.") from None
+        name = "_".join(_label(k, v) for k, v in zip(vary, values))
+        members.append({"name": name, "values": dict(zip(vary, values)), "data": data})
+    record = {"spec": str(spec_path.resolve()), "vary": vary,
+              "members": [{"name": m["name"], "values": m["values"]} for m in members]}
+    index = folder / "sweep.json"
+    if index.exists() and json.loads(index.read_text()) != json.loads(json.dumps(record)):
+        raise SweepError(f"{folder} holds a different sweep; give another --out or remove it.")
+    (folder / "members").mkdir(parents=True, exist_ok=True)
+    for member in members:
+        path = folder / "members" / f"{member['name']}.toml"
+        text = tomli_w.dumps(member["data"])
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        load_spec(path)  # each member must be valid: fail before anything runs
+    index.write_text(json.dumps(record, indent=1))
+    return folder
+
+
+def run_member(spec_path, analyze: bool = True, mpi_ranks: int = 1) -> dict:
+    """Run or resume one member, then analyse it; a Dask task (runs in a worker).
+
+    Returns a dict with ``name``, ``status`` (``finished`` or ``failed``),
+    ``reason`` and ``wall_s``.
+    """
+    from mdkit.md import run
+
+    spec_path = Path(spec_path)
+    started = time.perf_counter()
+    result = {"name": spec_path.stem, "status": "finished", "reason": ""}
+    try:
+        spec = load_spec(spec_path)
+        if mpi_ranks > 1:
+            command = ["mpiexec", "-n", str(mpi_ranks), sys.executable, "-m", "mdkit", "run",
+                       "--quiet", "--no-analyze", str(spec_path)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SweepError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                                 else f"mpiexec exited with {done.returncode}")
+        else:
+            run(spec, progress=False)
+        if analyze and not (spec.folder / "analysis" / "summary.json").exists():
+            from mdkit.analysis.report import analyze_run
+
+            analyze_run(spec.folder, formats=("png",))
+    except MdkitError as err:
+        result.update(status="failed", reason=str(err))
+    result["wall_s"] = time.perf_counter() - started
+    return result
+
+
+def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=None,
+               walltime=None, jobs=None):
+    """A Dask ``Client``: existing scheduler, SLURM/PBS via dask-jobqueue, or local.
+
+    The local cluster has one single-threaded worker process per core, with
+    ``OMP_NUM_THREADS=1`` so engines do not oversubscribe the cores.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if scheduler:
+        return Client(scheduler)
+    if cluster in ("slurm", "pbs"):
+        return Client(jobqueue_cluster(cluster, cores=cores, memory=memory, walltime=walltime,
+                                       jobs=jobs))
+    if cluster not in (None, "local"):
+        raise SweepError(f"--cluster {cluster!r} is not one of local, slurm, pbs.")
+    workers = n_workers or os.cpu_count() or 1
+    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=":0"))
+
+
+def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=None):
+    """A dask-jobqueue SLURM or PBS cluster, scaled to ``jobs`` batch jobs."""
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise SweepError("--cluster slurm/pbs needs dask-jobqueue: pip install dask-jobqueue."
+                         ) from None
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    cores = cores or 1
+    cluster = cls(cores=cores, processes=cores, memory=memory or f"{4 * cores}GiB",
+                  walltime=walltime or "01:00:00",
+                  job_script_prologue=["export OMP_NUM_THREADS=1"])
+    cluster.scale(jobs=jobs or 1)
+    return cluster
+
+
+def run_sweep(folder, client, analyze: bool = True, mpi_ranks: int = 1,
+              progress: bool | None = None) -> list[dict]:
+    """Run every member that is not finished on ``client``; returns their results.
+
+    Finished members are skipped before anything is scheduled; failed ones
+    are reported, not retried (their folder says why).
+    """
+    from dask.distributed import as_completed
+
+    todo = [m for m in sweep_members(folder) if member_status(m) not in ("finished", "failed")]
+    skipped = len(sweep_members(folder)) - len(todo)
+    if skipped:
+        print(f"mdkit sweep: {skipped} member(s) already finished or failed, skipped",
+              file=sys.stderr)
+    futures = [client.submit(run_member, str(m["spec"]), analyze, mpi_ranks, pure=False,
+                             key=f"mdkit-{m['name']}") for m in todo]
+    results = []
+    with _SweepProgress(len(futures), progress) as bar:
+        for future in as_completed(futures):
+            results.append(future.result())
+            bar.advance(results[-1])
+    return results
+
+
+class _SweepProgress:
+    def __init__(self, total: int, enabled: bool | None):
+        self.total, self.done = total, 0
+        self.live = sys.stderr.isatty() if enabled is None else enabled
+        self._bar = None
+
+    def __enter__(self):
+        if self.live and self.total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._bar = Progress("runs", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def advance(self, result: dict) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.advance(self._task)
+        elif not self.live:
+            print(f"mdkit sweep: {self.done}/{self.total} {result['name']} {result['status']}"
+                  f" ({result['wall_s']:.1f} s)", file=sys.stderr, flush=True)
