@@ -20,12 +20,14 @@ readable.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import shutil
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -163,6 +165,33 @@ def run(spec: RunSpec, force: bool = False, progress: bool | None = None) -> Pat
     progress : bool, optional
         Show a progress bar; default: only when stderr is a terminal.
     """
+    with _exclusive(spec.folder):
+        return _run_locked(spec, force, progress)
+
+
+@contextmanager
+def _exclusive(folder: Path):
+    """Hold a lock beside the run folder while a process works on it.
+
+    A second ``mdkit run`` of the same spec (or an orphaned sweep worker)
+    waits for the first instead of writing into the same folder; the
+    operating system releases the lock when its holder dies, even by SIGKILL.
+    """
+    if world.rank != 0:
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(f".{folder.name}.lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"mdkit run: {folder} is in use by another process; waiting for it",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _run_locked(spec: RunSpec, force: bool, progress) -> Path:
     folder = spec.folder
     meta_path = folder / "meta.json"
     previous = store.read_json(meta_path) if meta_path.exists() else None

@@ -155,7 +155,7 @@ def test_nve_drift_stops_the_run(tmp_path):
 
 def _mdkit_run(spec_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mdkit", "run", "--quiet", str(spec_path)],
+    return subprocess.Popen([sys.executable, "-m", "mdkit", "run", "--quiet", "--no-analyze", str(spec_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 

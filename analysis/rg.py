@@ -1,0 +1,290 @@
+"""Radius of gyration, and the block-reading machinery the core analyses share.
+
+:class:`ChunkedAnalysis` is an MDAnalysis :class:`~MDAnalysis.analysis.base.AnalysisBase`
+that reads and computes blocks of frames at once instead of one
+:class:`~MDAnalysis.coordinates.timestep.Timestep` at a time.  It keeps the
+AnalysisBase contract (``_prepare``, ``_single_frame``, ``_conclude``,
+``results``, ``run(start, stop, step, frames, backend=..., n_workers=...)``):
+it only replaces the frame loop inside ``_compute``, which every backend
+(serial, multiprocessing, dask) calls on its share of the frames.
+
+Blocks of an AMBER NetCDF trajectory (a run folder's ``trajectory.nc``, or
+its segments while a run is going) are read straight from the file with
+netCDF4, a few hundred frames per call.  netCDF4 reads through ordinary file
+I/O, so memory holds one block, whatever the length of the trajectory;
+MDAnalysis's own NetCDF reader memory-maps the file, and every page it
+touches stays in the resident set.  Other formats, and trajectories with
+on-the-fly transformations, are read frame by frame through the Reader and
+still computed in blocks.
+
+Subclasses compute a block with :meth:`ChunkedAnalysis._block`; results of a
+frame must not depend on which block the frame falls in, so that serial,
+parallel and ``chunk_size=1`` runs agree exactly.  That rules out BLAS calls
+(whose rounding can depend on the matrix shape) in ``_block``: the kernels
+here use elementwise NumPy arithmetic, reductions over the last axis of
+C-contiguous arrays, and LAPACK on stacks of 3x3 matrices, each of which
+gives every frame the same bits whatever else is in the block.
+"""
+
+from __future__ import annotations
+
+import netCDF4
+import numpy as np
+from MDAnalysis.analysis.base import AnalysisBase
+from MDAnalysis.analysis.results import ResultsGroup
+from MDAnalysis.coordinates.chain import ChainReader
+from MDAnalysis.coordinates.TRJ import NCDFReader
+from MDAnalysis.lib.log import ProgressBar
+
+#: Frames per block: big enough that per-call overhead vanishes, small enough
+#: that a block's site-distance arrays stay in the CPU cache.
+CHUNK_SIZE = 256
+
+
+class _NCDFBlocks:
+    """Reads blocks of frames of one AMBER NetCDF file with netCDF4.
+
+    Gives the same numbers as :class:`MDAnalysis.coordinates.TRJ.NCDFReader`
+    (float32 coordinates, scale factors applied the same way, time plus
+    the Reader's ``time_offset``).
+    """
+
+    def __init__(self, reader: NCDFReader, indices: np.ndarray):
+        self._data = netCDF4.Dataset(reader.filename)
+        self._data.set_auto_maskandscale(False)
+        # one contiguous hyperslab of atoms is far faster than a fancy index
+        self._first = int(indices.min())
+        self._last = int(indices.max()) + 1
+        self._take = indices - self._first
+        self._scale = {name: reader.scale_factors[name] for name in ("coordinates", "time")}
+        self._offset = reader.ts.data.get("time_offset", 0)
+
+    def read(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        where, order = _as_index(frames)
+        raw = self._data.variables["coordinates"][where, self._first:self._last]
+        positions = _scaled(raw, self._scale["coordinates"])[order][:, self._take]
+        times = _scaled(self._data.variables["time"][where], self._scale["time"])[order]
+        return positions.astype(np.float32, copy=False), times + self._offset
+
+    def close(self) -> None:
+        self._data.close()
+
+
+class _ChainBlocks:
+    """Blocks of a ChainReader of NetCDF files (a run folder's segments)."""
+
+    def __init__(self, parts: list, n_frames: list[int]):
+        self._parts = parts
+        self._starts = np.cumsum([0] + n_frames[:-1])
+
+    def read(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        part = np.searchsorted(self._starts, frames, side="right") - 1
+        positions, times = None, np.empty(len(frames))
+        for p in np.unique(part):
+            mine = part == p
+            x, t = self._parts[p].read(frames[mine] - self._starts[p])
+            if positions is None:
+                positions = np.empty((len(frames),) + x.shape[1:], np.float32)
+            positions[mine], times[mine] = x, t
+        return positions, times
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.close()
+
+
+class _ReaderBlocks:
+    """Blocks gathered frame by frame through an MDAnalysis Reader (any format)."""
+
+    def __init__(self, trajectory, indices: np.ndarray):
+        self._trajectory = trajectory
+        self._indices = indices
+
+    def read(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        positions = np.empty((len(frames), len(self._indices), 3), np.float32)
+        times = np.empty(len(frames))
+        for i, ts in enumerate(self._trajectory[frames]):
+            positions[i] = ts.positions[self._indices]
+            times[i] = ts.time
+        return positions, times
+
+    def close(self) -> None:
+        pass
+
+
+def _as_index(frames: np.ndarray):
+    """netCDF4 index of ``frames`` and the order to put the rows read back in.
+
+    Evenly increasing frames become a slice (the fastest read); anything else
+    an increasing list of distinct frames, which netCDF4 also accepts.
+    """
+    steps = np.diff(frames)
+    if len(frames) == 1 or (steps[0] > 0 and np.all(steps == steps[0])):
+        step = int(steps[0]) if len(frames) > 1 else 1
+        return slice(int(frames[0]), int(frames[-1]) + 1, step), slice(None)
+    unique, order = np.unique(frames, return_inverse=True)
+    return unique, order
+
+
+def _scaled(raw: np.ndarray, scale) -> np.ndarray:
+    # the same test and arithmetic as NCDFReader._get_var_and_scale
+    if scale is None or np.isclose(scale, 1):
+        return raw
+    return raw * scale
+
+
+def _is_plain_ncdf(reader) -> bool:
+    return (type(reader) is NCDFReader and reader.has_time and not reader.transformations
+            and reader.convert_units)
+
+
+def block_reader(trajectory, indices: np.ndarray):
+    """The fastest exact block reader for ``trajectory`` and atoms ``indices``."""
+    if _is_plain_ncdf(trajectory):
+        return _NCDFBlocks(trajectory, indices)
+    if (isinstance(trajectory, ChainReader) and not trajectory.transformations
+            and all(_is_plain_ncdf(r) for r in trajectory.readers)):
+        return _ChainBlocks([_NCDFBlocks(r, indices) for r in trajectory.readers],
+                            [r.n_frames for r in trajectory.readers])
+    return _ReaderBlocks(trajectory, indices)
+
+
+class ChunkedAnalysis(AnalysisBase):
+    """An AnalysisBase that reads and computes blocks of frames.
+
+    Parameters
+    ----------
+    atomgroup : MDAnalysis.core.groups.AtomGroup
+        The atoms whose coordinates each block holds.
+    chunk_size : int
+        Frames per block (default :data:`CHUNK_SIZE`).  ``1`` runs
+        MDAnalysis's own per-frame loop, which calls :meth:`_single_frame`;
+        results are the same, only slower.
+    **kwargs
+        Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`
+        (``verbose``).
+
+    Notes
+    -----
+    Subclasses allocate per-frame result arrays in ``_prepare`` (for
+    ``self.n_frames`` frames), fill rows ``index`` of them in
+    ``_block(index, positions)``, and list how to join the workers' rows in
+    ``_aggregators``.
+    """
+
+    _analysis_algorithm_is_parallelizable = True
+    #: results key -> ResultsGroup aggregator, for the parallel backends
+    _aggregators: dict = {}
+
+    @classmethod
+    def get_supported_backends(cls):
+        return ("serial", "multiprocessing", "dask")
+
+    def __init__(self, atomgroup, chunk_size: int = CHUNK_SIZE, **kwargs):
+        super().__init__(atomgroup.universe.trajectory, **kwargs)
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be a positive number of frames, "
+                             f"not {chunk_size}.")
+        self._atomgroup = atomgroup
+        self.chunk_size = int(chunk_size)
+
+    def _get_aggregator(self) -> ResultsGroup:
+        return ResultsGroup(lookup=self._aggregators)
+
+    def _block(self, index: slice, positions: np.ndarray) -> None:
+        """Compute frames ``index`` of this run from ``positions`` (F, n_atoms, 3) in Å."""
+        raise NotImplementedError("ChunkedAnalysis subclasses implement _block")
+
+    def _single_frame(self):
+        i = self._frame_index
+        self._block(slice(i, i + 1), self._atomgroup.positions[None])
+
+    def _compute(self, indexed_frames, verbose=None, *, progressbar_kwargs=None):
+        if self.chunk_size == 1:
+            return super()._compute(indexed_frames, verbose,
+                                    progressbar_kwargs=progressbar_kwargs)
+        verbose = getattr(self, "_verbose", False) if verbose is None else verbose
+        frames = indexed_frames[:, 1]
+        self._prepare_sliced_trajectory(slicer=frames)
+        self._prepare()
+        reader = block_reader(self._trajectory, self._atomgroup.indices)
+        try:
+            with ProgressBar(total=len(frames), verbose=verbose,
+                             **(progressbar_kwargs or {})) as bar:
+                for lo in range(0, len(frames), self.chunk_size):
+                    rows = slice(lo, min(lo + self.chunk_size, len(frames)))
+                    positions, times = reader.read(frames[rows])
+                    self.frames[rows] = frames[rows]
+                    self.times[rows] = times
+                    self._block(rows, positions)
+                    bar.update(rows.stop - rows.start)
+        finally:
+            reader.close()
+        return self
+
+
+def components(positions: np.ndarray) -> np.ndarray:
+    """(F, n, 3) coordinates as a C-contiguous float64 (3, F, n) array.
+
+    Each ``out[k]`` is then a stack of per-frame rows, so sums over atoms
+    are reductions over the last axis, rounded the same way for every frame.
+    """
+    return np.ascontiguousarray(np.moveaxis(positions, -1, 0), dtype=np.float64)
+
+
+class RadiusOfGyration(ChunkedAnalysis):
+    r"""Radius of gyration of an AtomGroup on every frame.
+
+    .. math:: R_g = \sqrt{\sum_i w_i |\mathbf r_i - \mathbf r_c|^2 / \sum_i w_i},
+              \quad \mathbf r_c = \sum_i w_i \mathbf r_i / \sum_i w_i
+
+    with :math:`w_i` the atom masses (the same as
+    :meth:`MDAnalysis.core.groups.AtomGroup.radius_of_gyration`) or 1.
+    Coordinates are used as stored (clusters in vacuum: no periodic wrapping).
+
+    Parameters
+    ----------
+    atomgroup : MDAnalysis.core.groups.AtomGroup
+    mass_weighted : bool
+        Weight atoms by mass (default) or count them equally.
+    chunk_size : int
+        Frames per block, see :class:`ChunkedAnalysis`.
+    **kwargs
+        Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`.
+
+    Attributes
+    ----------
+    results.rg : (n_frames,) ndarray of float
+        Radius of gyration in Å.
+    results.times : (n_frames,) ndarray of float
+        Time of each frame in ps.
+    results.frames : (n_frames,) ndarray of int
+        Trajectory frame index of each frame.
+    """
+
+    _aggregators = {"rg": ResultsGroup.ndarray_hstack}
+
+    def __init__(self, atomgroup, mass_weighted: bool = True,
+                 chunk_size: int = CHUNK_SIZE, **kwargs):
+        if len(atomgroup) == 0:
+            raise ValueError("RadiusOfGyration needs at least one atom; the AtomGroup is empty.")
+        super().__init__(atomgroup, chunk_size=chunk_size, **kwargs)
+        self.mass_weighted = bool(mass_weighted)
+        weights = atomgroup.masses if mass_weighted else np.ones(len(atomgroup))
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._total = self._weights.sum()
+
+    def _prepare(self):
+        self.results.rg = np.zeros(self.n_frames)
+
+    def _block(self, index, positions):
+        xyz = components(positions)
+        w = self._weights
+        centre = (xyz * w).sum(axis=-1) / self._total
+        spread = xyz - centre[..., None]
+        self.results.rg[index] = np.sqrt(((spread * spread).sum(axis=0) * w).sum(axis=-1)
+                                         / self._total)
+
+    def _conclude(self):
+        self.results.times = self.times
+        self.results.frames = self.frames
