@@ -214,7 +214,9 @@ def truncate(folder: Path, n_frames: int) -> None:
     thermo = folder / "thermo.csv"
     if thermo.exists():
         with thermo.open(newline="") as handle:
-            rows = [r for r in csv.DictReader(handle) if int(r["frame"]) < n_frames]
+            # rows are appended in frame order, so the committed ones come first; a row
+            # cut short by a kill may still parse, so select by position, not content
+            rows = list(csv.DictReader(handle))[:n_frames]
         tmp = thermo.with_suffix(".csv.tmp")
         with tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, THERMO_COLUMNS)
@@ -230,7 +232,7 @@ def concatenate(folder: Path) -> Path:
     folder = Path(folder)
     parts = segments(folder)
     final = folder / "trajectory.nc"
-    if world.rank != 0:
+    if world.rank != 0 or (not parts and final.exists()):  # joined before a kill
         return final
     if not parts:
         raise RunFolderError(f"{folder} has no trajectory segments to join.")

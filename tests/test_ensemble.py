@@ -1,0 +1,98 @@
+"""Sweeps: expansion, a real LocalCluster run, and kill-and-relaunch."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+
+import pytest
+
+from mdkit import ensemble, store
+from mdkit.protocol import load_spec
+from test_md import make_spec
+
+
+def test_expand_product_of_keys_and_seeds(tmp_path):
+    spec = make_spec(tmp_path, name="base")
+    vary = ensemble.parse_vary(["vacancy=center,surface", "temperature_K=250,290"])
+    folder = ensemble.expand(spec, vary, ensemble.parse_seeds("1-2,5"))
+    assert folder == tmp_path / "base_sweep"
+    members = store.sweep_members(folder)
+    assert len(members) == 2 * 2 * 3
+    names = {m["name"] for m in members}
+    assert "vacancy-center_T-250_seed-1" in names and "vacancy-surface_T-290_seed-5" in names
+    member = next(m for m in members if m["name"] == "vacancy-surface_T-250_seed-5")
+    data = tomllib.loads(member["spec"].read_text())
+    assert data["system"]["vacancy"] == "surface" and data["md"]["seed"] == 5
+    temperatures = [s.get("temperature_K") for s in data["stages"]]
+    assert temperatures == [250, 250, [250, 50]]  # the ramp keeps its end
+    assert load_spec(member["spec"]).stages[2].temperature_K == (250.0, 50.0)
+    # the same expansion again is a resume; a different one is refused
+    assert ensemble.expand(spec, vary, [1, 2, 5]) == folder
+    with pytest.raises(ensemble.SweepError, match="holds a different sweep"):
+        ensemble.expand(spec, vary, [1, 2])
+    with pytest.raises(ensemble.SweepError, match="must be KEY=V1,V2"):
+        ensemble.parse_vary(["vacancy"])
+    with pytest.raises(ensemble.SweepError, match="does not fit"):
+        ensemble.expand(spec, {"stages.9.duration_ps": [1]}, [], tmp_path / "x")
+
+
+def test_sweep_runs_on_a_local_cluster(tmp_path):
+    from mdkit.analysis.ensemble import analyze_sweep
+
+    spec = make_spec(tmp_path, name="base", heat=0.1, hold=0.1, anneal=0.1, checkpoint=0.1)
+    folder = ensemble.expand(spec, {"temperature_K": [250, 290]}, [1, 2])
+    client = ensemble.client_for(n_workers=2)
+    try:
+        assert len(client.scheduler_info()["workers"]) == 2
+        results = ensemble.run_sweep(folder, client, progress=False)
+    finally:
+        client.close()
+    assert sorted(r["name"] for r in results) == sorted(m["name"] for m in store.sweep_members(folder))
+    assert all(r["status"] == "finished" for r in results)
+    for member in store.sweep_members(folder):
+        assert store.member_status(member) == "finished"
+        assert len(store.open_run(member["folder"]).trajectory) == 31
+    groups = analyze_sweep(folder, formats=("png",))
+    assert sorted(g["temperature_K"] for g in groups) == [250, 290]
+    assert all(g["n_runs"] == 2 for g in groups)
+    assert (folder / "analysis" / "groups.csv").exists()
+    assert (folder / "analysis" / "survival.png").stat().st_size > 1000
+
+
+def test_killed_sweep_relaunch_loses_nothing_and_redoes_nothing(tmp_path):
+    spec = make_spec(tmp_path, name="base", heat=3.0, hold=3.0, anneal=3.0, checkpoint=0.3)
+    command = [sys.executable, "-m", "mdkit", "sweep", str(spec), "--seeds", "1-5",
+               "--workers", "2", "--no-analyze", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env, start_new_session=True)
+    folder = tmp_path / "base_sweep"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = [m for m in store.sweep_members(folder) if store.member_status(m) == "finished"] \
+            if (folder / "sweep.json").exists() else []
+        if done:
+            break
+        time.sleep(0.05)
+    assert done, "no member finished within two minutes"
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep, its scheduler and its workers
+    process.wait()
+    members = store.sweep_members(folder)
+    before = {m["name"]: store.member_status(m) for m in members}
+    assert "finished" in before.values() and set(before.values()) != {"finished"}
+    stamps = {m["name"]: (m["folder"] / "trajectory.nc").stat().st_mtime_ns
+              for m in members if before[m["name"]] == "finished"}
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    for member in members:
+        assert store.member_status(member) == "finished", member["name"]
+        meta = store.read_json(member["folder"] / "meta.json")
+        if member["name"] in stamps:  # finished before the kill: not run again
+            assert (member["folder"] / "trajectory.nc").stat().st_mtime_ns == stamps[member["name"]]
+            assert "resumed_at_ps" not in meta
+        thermo = store.read_thermo(member["folder"])
+        assert thermo["frame"].tolist() == list(range(451))  # none lost, none doubled
