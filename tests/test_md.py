@@ -189,3 +189,14 @@ def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path):
             assert np.abs(a[name][:] - b[name][:]).max() <= 1e-8, name
     thermo = store.read_thermo(folder)
     assert thermo["frame"].tolist() == list(range(len(thermo["frame"])))  # none missing or doubled
+
+
+def test_truncate_drops_a_row_cut_short_by_a_kill(tmp_path):
+    """A kill during the thermo append can leave '4' of '45,...': it must not survive."""
+    spec = load_spec(make_spec(tmp_path, heat=0.04, hold=0.04, anneal=0.04, checkpoint=0.04))
+    folder = run(spec, progress=False)
+    thermo = folder / "thermo.csv"
+    lines = thermo.read_text().splitlines()
+    thermo.write_text("\n".join(lines[:4]) + "\n4")  # header, frames 0-2, a cut row
+    store.truncate(folder, 3)
+    assert store.read_thermo(folder)["frame"].tolist() == [0, 1, 2]
