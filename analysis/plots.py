@@ -129,3 +129,17 @@ def plot_thermo(thermo: dict, stem, formats=FORMATS) -> list[Path]:
     bottom.set_xlabel("time / ps", fontsize=8)
     bottom.legend(fontsize=6, frameon=False)
     return save(fig, stem, formats)
+
+
+def plot_ccs(times, ccs, error, rg_times, rg, stem, label="", formats=FORMATS) -> list[Path]:
+    """CCS (Å², with its statistical error) above Rg (Å), against time (ps)."""
+    fig = Figure(figsize=(COLUMN_IN, 3.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    top.errorbar(times, ccs, yerr=error, fmt="o-", ms=2.5, lw=0.7, capsize=1.5, label=label)
+    top.set_ylabel("CCS / Å²", fontsize=8)
+    bottom.plot(rg_times, rg, lw=0.7, color="C1")
+    bottom.set_ylabel("radius of gyration / Å", fontsize=8)
+    bottom.set_xlabel("time / ps", fontsize=8)
+    for ax in (top, bottom):
+        ax.tick_params(labelsize=7)
+    return save(fig, stem, formats)

@@ -207,6 +207,71 @@ def cmd_snapshots(args) -> None:
           f"({'calculator' if charges is not None else 'evenly spread'} charges) -> {index}")
 
 
+def cmd_ccs(args) -> None:
+    import csv
+
+    from mdkit.analysis import ccs as ccsmod
+
+    options = {"method": args.method, "gas": args.gas, "temperature_K": args.temperature,
+               "target_error": args.error, "seed": args.seed, "n_workers": args.workers,
+               "params": args.params}
+    tables = {}
+    for target in map(Path, args.targets):
+        if target.is_file():
+            from mdkit.systems import read_structure
+
+            atoms, sites = read_structure(target)
+            result = ccsmod.ccs(atoms, **options)
+            print(f"{target}: CCS({result['method']}, {result['gas']}, "
+                  f"{result['temperature_K']:g} K) = {result['ccs_A2']:.2f} ± "
+                  f"{result['error_A2']:.2f} Å² ({result['charges']} charges)")
+            continue
+        tables[target.name] = _ccs_of_run(target, args.every, options, csv)
+    if len(tables) > 1:
+        rows = ccsmod.compare(tables)
+        print(f"{'run':<28} {'mean CCS / Å²':>14} {'std':>8} {'vs first / %':>13}")
+        for row in rows:
+            print(f"{row['label']:<28} {row['mean_A2']:14.2f} {row['std_A2']:8.2f} "
+                  f"{row['relative_difference_percent']:13.2f}")
+
+
+def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]:
+    from mdkit import store
+    from mdkit.analysis import RadiusOfGyration, ccs as ccsmod, plots
+    from mdkit.analysis.snapshots import choose_frames
+
+    universe = store.open_run(folder)
+    sites = store.read_sites(folder)
+    thermo = store.read_thermo(folder)
+    rg = RadiusOfGyration(universe.atoms).run().results
+    frames = list(choose_frames(rg.times, every_ps=every_ps))
+    charges = store.read_charges(folder, frames)
+
+    def progress(done, total):
+        print(f"\rmdkit ccs: {folder.name} {done}/{total} snapshots", end="",
+              file=sys.stderr, flush=True)
+
+    results = ccsmod.ccs_of_frames(universe, frames, charges_per_frame=charges,
+                                   charge=sites.charge, progress=progress, **options)
+    print(file=sys.stderr)
+    out = folder / "analysis"
+    out.mkdir(exist_ok=True)
+    rows = [{"frame": f, "time_ps": rg.times[f], "stage": thermo["stage_name"][f],
+             "rg_angstrom": rg.rg[f], "ccs_A2": r["ccs_A2"], "error_A2": r["error_A2"]}
+            for f, r in zip(frames, results)]
+    with (out / "ccs.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plots.plot_ccs([r["time_ps"] for r in rows], [r["ccs_A2"] for r in rows],
+                   [r["error_A2"] for r in rows], rg.times, rg.rg, out / "ccs", folder.name)
+    first = results[0]
+    print(f"mdkit ccs: {folder.name}: {len(rows)} snapshots, CCS({first['method']}, "
+          f"{first['gas']}) {np.mean([r['ccs_A2'] for r in rows]):.2f} ± "
+          f"{np.std([r['ccs_A2'] for r in rows]):.2f} Å² over the run -> {out / 'ccs.csv'}")
+    return results
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
@@ -297,6 +362,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-analyze", action="store_true", help="do not analyse the runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("ccs", help="collision cross sections of a structure or along runs",
+                       description="CCS by the projection approximation (pa), exact hard-"
+                                   "sphere scattering (ehss) or the trajectory method (tm) "
+                                   "for a structure file, or for snapshots along run folders "
+                                   "(table and figure into RUN/analysis/; several runs are "
+                                   "compared).")
+    p.add_argument("targets", nargs="+", metavar="RUN|FILE", help="run folders or structures")
+    p.add_argument("--every", type=_ps, default=0.5, help="snapshot spacing (default 0.5ps)")
+    p.add_argument("--method", default="tm", choices=["pa", "ehss", "tm"])
+    p.add_argument("--gas", default="N2", choices=["N2", "He"])
+    p.add_argument("--temperature", type=float, default=298.0, help="gas temperature / K")
+    p.add_argument("--error", type=float, default=0.01,
+                   help="target relative statistical error (default 0.01)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--params", help="TOML file overriding element parameters")
+    p.set_defaults(func=cmd_ccs)
 
     p = sub.add_parser("plot", help="compare runs in one figure",
                        description="Plot a quantity of several runs on one figure.")
