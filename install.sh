@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3) and
-# the test tools on a fresh Debian machine with Python >= 3.10.
+# Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3), Dask,
+# the database backends and the test tools on a fresh Debian machine with
+# Python >= 3.10.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# GPAW compiles against MPI, libxc and BLAS from Debian; asap3 compiles too.
-packages="build-essential openmpi-bin libopenmpi-dev libxc-dev libopenblas-dev"
+# GPAW compiles against MPI, libxc and BLAS from Debian; asap3 compiles too;
+# PostgreSQL serves the results database when a postgresql:// URL is given.
+packages="build-essential openmpi-bin libopenmpi-dev libxc-dev libopenblas-dev postgresql"
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   if [ "$(id -u)" -ne 0 ]; then

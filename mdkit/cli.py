@@ -272,6 +272,66 @@ def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]
     return results
 
 
+def _structures(names) -> dict:
+    """Isomer family by system name (ag28: Iso1-4, ag28hg: the four Hg sites) or files."""
+    from mdkit.systems import AG28_ISOMERS, build
+
+    if len(names) == 1 and names[0] == "ag28":
+        return {iso: build("ag28", vacancy=site)[0] for site, iso in AG28_ISOMERS.items()}
+    if len(names) == 1 and names[0] == "ag28hg":
+        return {f"Hg@{site}": build("ag28hg", f"{site}:Hg")[0] for site in AG28_ISOMERS}
+    return {Path(n).stem if Path(n).suffix else n: build(n)[0] for n in names}
+
+
+def _species(items) -> list:
+    from mdkit.systems import build
+
+    side = []
+    for item in items:
+        coefficient, sep, name = item.partition(":")
+        try:
+            side.append((float(coefficient), build(name)[0]))
+        except ValueError:
+            raise MdkitError(f"species {item!r} must be COEFFICIENT:SYSTEM_OR_FILE, "
+                             "e.g. 2:mo6cl13.") from None
+    return side
+
+
+def cmd_energies(args) -> None:
+    from mdkit import energetics
+    from mdkit.ensemble import parse_vary
+
+    options = {k: v[0] for k, v in parse_vary(args.option or []).items()}
+    common = {"fmax": args.fmax, "steps": args.steps, "db": args.db}
+    if args.task == "isomers":
+        rows = energetics.isomer_energies(_structures(args.systems), args.calculator, options,
+                                          **common)
+        print(energetics.isomer_table(rows))
+    elif args.task == "loss":
+        if len(args.systems) != 1 or not args.fragment:
+            raise MdkitError("energies loss takes one SYSTEM and --fragment, e.g. "
+                             "mdkit energies loss mo6cl14 --fragment apical.")
+        from mdkit.systems import build
+
+        result = energetics.fragment_loss(build(args.systems[0]), args.fragment,
+                                          args.calculator, options, **common)
+        print(f"{result['equation']}: {result['energy_eV']:.3f} eV ({args.calculator})")
+    elif args.task == "reaction":
+        result = energetics.reaction_energy(_species(args.reactant or []),
+                                            _species(args.product or []), args.calculator,
+                                            options, **common)
+        print(f"{result['equation']}: {result['energy_eV']:.3f} eV "
+              f"({result['energy_eV'] * 96.485:.1f} kJ/mol, {args.calculator})")
+    else:
+        for label, atoms in _structures(args.systems).items():
+            relaxed, _ = energetics.relax(atoms, args.calculator, options, **common)
+            dipole = energetics.dipole_moment(relaxed, origin=args.origin)
+            print(f"{label}: dipole {dipole['magnitude_D']:.2f} D about the {args.origin} "
+                  f"origin, from {dipole['source']} ({args.calculator}, relaxed to "
+                  f"{args.fmax} eV/Å)")
+    print(f"  stored in {args.db}")
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
@@ -380,6 +440,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
     p.add_argument("--params", help="TOML file overriding element parameters")
     p.set_defaults(func=cmd_ccs)
+
+    p = sub.add_parser("energies", help="relaxed isomer, fragment-loss and reaction energies, "
+                                         "dipoles (stored in an ASE database)",
+                       description="Static energetics with any registered calculator.  "
+                                   "isomers ag28 (Iso1-4) | ag28hg (Hg sites) | FILES...; "
+                                   "loss SYSTEM --fragment apical|Hg|...; reaction "
+                                   "--reactant 2:mo6cl13 --product 1:mo6cl14 --product "
+                                   "1:mo6cl12.xyz; dipole SYSTEM...  Results go into an ASE "
+                                   "database (SQLite file or postgresql:// URL) and are "
+                                   "reused when asked again.")
+    p.add_argument("task", choices=["isomers", "loss", "reaction", "dipole"])
+    p.add_argument("systems", nargs="*", metavar="SYSTEM", help="system names or files")
+    p.add_argument("--calculator", default="gfnff", help="registry name (default gfnff)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="calculator option, e.g. basis=dzp (repeatable)")
+    p.add_argument("--fragment", help="for loss: site class, element or atom index")
+    p.add_argument("--reactant", action="append", metavar="C:SYSTEM")
+    p.add_argument("--product", action="append", metavar="C:SYSTEM")
+    p.add_argument("--origin", default="metal", choices=["metal", "com"],
+                   help="dipole origin (default: centre of the metal atoms)")
+    p.add_argument("--fmax", type=float, default=0.05, help="force criterion / eV/Å")
+    p.add_argument("--steps", type=int, default=500, help="optimiser step limit")
+    p.add_argument("--db", default="mdkit.db", help="ASE database file or postgresql:// URL")
+    p.set_defaults(func=cmd_energies)
 
     p = sub.add_parser("plot", help="compare runs in one figure",
                        description="Plot a quantity of several runs on one figure.")

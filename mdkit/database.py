@@ -390,7 +390,8 @@ def store(db, atoms, key: dict, data: dict | None = None, **results) -> int:
     if atoms.calc is not None and getattr(atoms.calc, "results", None):
         from ase.calculators.calculator import all_properties
 
-        computed = {p: v for p, v in atoms.calc.results.items() if p in all_properties}
+        computed = {p: v for p, v in atoms.calc.results.items()
+                    if p in all_properties and v is not None}
         single = SinglePointCalculator(row_atoms, **computed)
         single.name = key["calc"]
         single.parameters = _plain(json.loads(key.get("calc_options", "{}")))
