@@ -42,7 +42,7 @@ def member_table(folder) -> list[dict]:
                        migrated=first is not None, first_core_to_shell_ps=first,
                        rg_mean=rg["mean"], rg_std=rg["std"],
                        **{f"residence_{cls}_ps": t
-                          for cls, t in summary.get("residence_ps_by_class", {}).items()})
+                          for cls, t in summary.get("vacancy_residence_ps", {}).items()})
             ccs = Path(member["folder"]) / "analysis" / "ccs.csv"
             if ccs.exists():
                 with ccs.open(newline="") as handle:

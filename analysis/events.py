@@ -194,9 +194,10 @@ def summarize(times, events: list[dict], track: dict, sites: SiteMap) -> dict:
     Returns
     -------
     dict
-        ``first_core_to_shell_ps`` (float or None), ``vacancy_residence_ps`` (dict:
-        vacancy label -> ps spent there, each frame counting until the next
-        one, classes inner to outer, then mixed labels and ``"none"``),
+        ``first_core_to_shell_ps`` (float or None), ``vacancy_residence_ps``
+        (dict: vacancy label -> ps spent there, each frame counting until
+        the next one; classes inner to outer, then mixed labels and
+        ``"none"``),
         ``n_events`` (confirmed changes of site), ``n_hops`` (of kind
         ``"hop"``, not involving the core), ``counts`` (events per kind),
         ``duration_ps``, ``start`` and ``end`` (vacancy labels of the first
@@ -254,8 +255,9 @@ def _statement(summary, events, first, times) -> str:
     moved = (f"{moves} confirmed site change{'s' if moves > 1 else ''}" if moves
              else "no atom changing site")
     if start == NO_VACANCY and end == NO_VACANCY:
-        return f"No site was vacant at the start or end of the {duration:.2f} ps, with {moved}."
+        return (f"No site was vacant at the start or the end of the {duration:.2f} ps run, "
+                f"with {moved}.")
     if start == end and not moves:
-        return f"The vacancy stayed at {_a(start)} site for the {duration:.2f} ps, with {moved}."
+        return f"The vacancy stayed at {_a(start)} site for all {duration:.2f} ps, with {moved}."
     return (f"The vacancy started at {_a(start)} site and ended at {_a(end)} site "
             f"after {duration:.2f} ps, with {moved}.")

@@ -2,47 +2,51 @@
 
 For every frame, :class:`SiteOccupancy`
 
-1. **removes overall translation and rotation** by a least-squares (Kabsch)
-   fit of the selected atoms onto the reference sites, in three rounds:
+1. **removes overall translation and rotation** by least-squares (Kabsch)
+   fits of the selected atoms onto the reference sites, in two rounds:
 
-   a. every atom to the site it held in the start structure (``SiteMap.atoms``);
-   b. again, keeping only atoms still within their site's cutoff of that
-      site (an atom that migrated no longer pulls on the fit);
-   c. again, pairing each atom with its nearest site, keeping atoms that sit
-      alone on a site (an atom that moved to a new site, e.g. into the empty
-      centre, now helps the fit at its new place; atoms crowding a site or
-      between sites are left out).
+   a. every atom onto the site it held in the start structure
+      (``SiteMap.atoms``); one migrated atom among dozens shifts this fit by
+      far less than a site's cutoff, so the assignment under it is right;
+   b. every atom that then sits alone on a site onto that site (an atom
+      that moved, e.g. into the empty centre, now helps the fit at its new
+      place; atoms crowding a site or between sites are left out).  With
+      fewer than three such atoms the frame keeps fit (a).
 
-   A round that would keep fewer than three atoms keeps the previous
-   round's pairs.  Each frame is fitted on its own, from the start
-   structure's labels: nothing carries over from the previous frame, so a
-   frame's result does not depend on where a block or a parallel worker's
-   share of the trajectory begins, and serial and parallel runs agree bit
-   for bit.  The price is that the first round needs a good share of atoms
-   (in practice at least about half) still on their starting sites, which
-   holds for solid clusters; for a cluster that melts and mixes, site
-   occupancy has no meaning anyway, and ``results.rmsd`` shows it.
-   Sites are fitted with equal weights (they are places, not masses).
+   Each frame is fitted on its own from the start structure's labels;
+   nothing carries over from the previous frame.  So a frame's result does
+   not depend on where a block or a parallel worker's share of the
+   trajectory begins, and serial and parallel runs agree bit for bit.  The
+   price is that fit (a) needs most atoms (in practice more than about half)
+   still on or near their starting sites, which holds for solid clusters over
+   the runs of this study; for a cluster that melts and mixes, site
+   occupancy means little anyway, and ``results.rmsd`` shows it.  Sites are
+   fitted with equal weights: they are places, not masses.
 
 2. **assigns each atom to its nearest site, if it is within that site's
    cutoff** (nearest-site assignment, not a one-to-one matching).  A
-   one-to-one assignment (Hungarian) forces one atom onto every site but the
-   vacant ones and so can never show two atoms crowding one site, nor an atom
-   in transit between sites; nearest-site assignment shows both: occupancy 2
-   is interstitial crowding, assignment -1 an atom on no site.
+   one-to-one (Hungarian) assignment forces one atom onto every site but the
+   vacant ones, so it can never show two atoms crowding one site, nor an
+   atom in transit between sites; nearest-site assignment shows both:
+   occupancy 2 is interstitial crowding, assignment -1 an atom on no site.
 
    The default cutoff of a site is **half the distance from that site to its
    nearest other site** (1.45 Å for Ag in Ag55, 1.2 Å for the apical Cl of
    [Mo6Cl13]-).  Spheres of these radii do not overlap, so "nearest site
-   within the cutoff" is the same as "inside that site's sphere": every
-   point of space belongs to at most one site, and an atom is only
-   unassigned when it is more than halfway to the next site, far beyond
-   thermal motion (about 0.1-0.2 Å rms at room temperature).  A single
-   ``cutoff`` (Å) for all sites can be given instead.
+   within the cutoff" is the same as "inside that site's sphere": each point
+   of space belongs to at most one site, and an atom is unassigned only when
+   it is more than halfway to the next site, far beyond thermal motion
+   (about 0.1-0.2 Å rms at room temperature).  It also means that an atom
+   within the cutoff of the site it was on before is on that site, so only
+   the few atoms that are not need their distances to all sites.  A single
+   ``cutoff`` (Å) for all sites can be given instead (larger cutoffs make
+   spheres overlap; the nearest site then still wins).
 
-The vectorised kernel works on blocks of frames (see
-:class:`~mdkit.analysis.rg.ChunkedAnalysis`); it makes no BLAS calls, so
-every frame's numbers are the same whichever block it is computed in.
+The kernel works on blocks of frames (see
+:class:`~mdkit.analysis.rg.ChunkedAnalysis`).  Its rotations come from the
+polar decomposition of the 3x3 covariance by Newton iteration, elementwise
+over all frames of a block, with an SVD for the rare frame where that does
+not apply.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from scipy.spatial.distance import cdist
 from mdkit.errors import SiteMapError
 from mdkit.sites import SiteMap
 
-from .rg import CHUNK_SIZE, ChunkedAnalysis, components
+from .rg import CHUNK_SIZE, ChunkedAnalysis, components, tree_sum
 
 #: Fewest atom-site pairs that define a rotation.
 MIN_FIT = 3
@@ -102,10 +106,13 @@ class SiteOccupancy(ChunkedAnalysis):
         The selected atoms.
     cutoffs : (n_sites,) ndarray of float
         Cutoff of each site, Å.
-    results.occupancy : (n_frames, n_sites) ndarray of small int
-        Number of atoms on each site (0 vacant, 1 normal, 2+ crowded).
-    results.assignment : (n_frames, n_selected) ndarray of small int
-        Site of each selected atom, -1 for none within its cutoff.
+    results.occupancy : (n_frames, n_sites) ndarray of int
+        Number of atoms on each site (0 vacant, 1 normal, 2+ crowded), in
+        the smallest signed integer type that holds every count (int8 up
+        to 127 selected atoms).
+    results.assignment : (n_frames, n_selected) ndarray of int
+        Site of each selected atom, -1 for none within its cutoff (int8 up
+        to 128 sites).
     results.atoms : (n_selected,) ndarray of int
         Universe atom index of each column of ``assignment``.
     results.vacant : (n_frames, n_sites) ndarray of bool
@@ -148,9 +155,10 @@ class SiteOccupancy(ChunkedAnalysis):
         else:
             raise ValueError(f"cutoff must be a positive distance in Å, not {cutoff}.")
         self._cut2 = self.cutoffs ** 2
-        self._sites = components(sites.positions)  # (3, n_sites)
+        self._exclusive = bool(np.all(self.cutoffs <= default_cutoffs(sites.positions)))
+        self._sites = np.ascontiguousarray(sites.positions.T, dtype=np.float64)  # (3, M)
         self._site_type = np.min_scalar_type(-len(sites))
-        self._count_type = np.min_scalar_type(-len(atoms))
+        self._count_type = np.min_scalar_type(-len(atoms) - 1)  # holds 0..len(atoms)
 
     def _prepare(self):
         n = self.n_frames
@@ -159,28 +167,54 @@ class SiteOccupancy(ChunkedAnalysis):
         self.results.rmsd = np.zeros(n)
 
     def _block(self, index, positions):
-        x = components(positions)
-        labelled = np.broadcast_to(self._labels >= 0, x.shape[1:])
-        target = np.broadcast_to(np.maximum(self._labels, 0), x.shape[1:])
-        # (a) start-structure labels
-        y = _fit(x, self._sites, target, labelled)
-        # (b) only atoms still on their starting site
-        near = _distance2(y, self._sites, target) <= self._cut2[target]
-        keep = labelled & near
-        keep = _fallback(keep, labelled)
-        y = _fit(x, self._sites, target, keep)
-        # (c) atoms alone on their nearest site
-        site, count = _assign(y, self._sites, self._cut2)
-        alone = (site >= 0) & (np.take_along_axis(count, np.maximum(site, 0), axis=1) == 1)
-        enough = (alone.sum(axis=-1) >= MIN_FIT)[:, None]
-        target = np.where(enough, np.maximum(site, 0), target)
-        keep = np.where(enough, alone, keep)
-        y = _fit(x, self._sites, target, keep)
-        site, count = _assign(y, self._sites, self._cut2)
+        x = components(positions)                               # (3, N, F)
+        # (a) every atom to its site in the start structure
+        labelled = (self._labels >= 0)[:, None]
+        home = np.maximum(self._labels, 0)[:, None]
+        y = _fit(x, self._sites[:, home], labelled)
+        # (b) atoms alone on their nearest site
+        site, count = self._assign(y, np.where(labelled, home, -1))
+        alone = (site >= 0) & (count[np.maximum(site, 0), np.arange(x.shape[2])] == 1)
+        enough = alone.sum(axis=0) >= MIN_FIT
+        target = np.where(enough, np.maximum(site, 0), home)
+        keep = np.where(enough, alone, labelled)
+        y = _fit(x, _gather(self._sites, target), keep)
+        site, count = self._assign(y, site)
         residual = np.where(keep, _distance2(y, self._sites, target), 0.0)
-        self.results.rmsd[index] = np.sqrt(residual.sum(axis=-1) / keep.sum(axis=-1))
-        self.results.assignment[index] = site
-        self.results.occupancy[index] = count
+        self.results.rmsd[index] = np.sqrt(tree_sum(residual, axis=0) / keep.sum(axis=0))
+        self.results.assignment[index] = site.T
+        self.results.occupancy[index] = count.T
+
+    def _assign(self, y: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest site within its cutoff of every atom, and atoms per site.
+
+        Parameters
+        ----------
+        y : (3, N, F) ndarray
+            Fitted atom positions, Å.
+        guess : (N, F) ndarray of int
+            A likely site of each atom (-1: no idea).
+
+        Returns
+        -------
+        site : (N, F) ndarray of int
+            -1 where no site is within its cutoff.
+        count : (n_sites, F) ndarray of int
+        """
+        if self._exclusive:
+            # Inside a site's sphere an atom is nearest to that site (module
+            # notes), so only atoms off their guessed site need all distances.
+            on = (guess >= 0) & (_distance2(y, self._sites, np.maximum(guess, 0))
+                                 <= self._cut2[guess])
+            site = np.where(on, guess, -1)
+            site[~on] = _nearest(y[:, ~on], self._sites, self._cut2)
+        else:
+            site = _nearest(y, self._sites, self._cut2)
+        n_sites, n_frames = len(self._cut2), site.shape[1]
+        held = site >= 0
+        flat = (site * n_frames + np.arange(n_frames))[held]
+        count = np.bincount(flat, minlength=n_sites * n_frames).reshape(n_sites, n_frames)
+        return site, count
 
     def _conclude(self):
         self.results.vacant = self.results.occupancy == 0
@@ -233,58 +267,99 @@ def _reference_labels(atoms, sites: SiteMap) -> np.ndarray:
     return labels
 
 
-def _fallback(keep: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """``keep``, or ``previous`` on frames where ``keep`` has too few atoms to fit."""
-    return np.where((keep.sum(axis=-1) >= MIN_FIT)[:, None], keep, previous)
+def _fit(x: np.ndarray, p: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Kabsch fit of atoms ``x`` (3, N, F) onto positions ``p``, frame by frame.
+
+    ``p`` (3, N, F) is where each atom should go, ``keep`` (N, F) which
+    pairs count; both may be (…, 1), the same for every frame.  Returns the
+    atoms moved onto the sites, (3, N, F).
+    """
+    w = keep.astype(np.float64)
+    total = keep.sum(axis=0)
+    x_centre = tree_sum(x * w, axis=1) / total               # (3, F)
+    p_centre = tree_sum(p * w, axis=1) / total
+    dx = x - x_centre[:, None]
+    dpw = (p - p_centre[:, None]) * w
+    h = tree_sum(dx[:, None] * dpw[None], axis=2).reshape(9, -1)  # H_ij at row 3i+j
+    r = _rotation(h).reshape(3, 3, 1, -1)                    # r[i, j] = R_ij
+    return r[:, 0] * dx[0] + r[:, 1] * dx[1] + r[:, 2] * dx[2] + p_centre[:, None]
+
+
+# H flattened row by row: cofactor k of a 3x3 matrix is a[I1]a[I2] - a[I3]a[I4]
+_I1 = np.array([4, 5, 3, 2, 0, 1, 1, 2, 0])
+_I2 = np.array([8, 6, 7, 7, 8, 6, 5, 3, 4])
+_I3 = np.array([5, 3, 4, 1, 2, 0, 2, 0, 1])
+_I4 = np.array([7, 8, 6, 8, 6, 7, 4, 5, 3])
+_TRANSPOSE = np.array([0, 3, 6, 1, 4, 7, 2, 5, 8])
+#: Most Newton steps for the polar factor; scaled Newton converges
+#: quadratically, in 4-6 steps for the well-conditioned H of a 3-D fit.
+NEWTON_STEPS = 12
+#: Newton has converged after a step smaller than this (largest element
+#: change): the error then squares at each step, so it is at rounding level.
+NEWTON_TOLERANCE = 1e-9
+
+
+def _rotation(h: np.ndarray) -> np.ndarray:
+    """Kabsch rotations from covariances ``h`` (9, F); returns R (9, F), row by row.
+
+    The rotation taking x onto p is the transpose of the orthogonal polar
+    factor of H = sum x p^T, found by scaled Newton iteration
+    X <- (g X + X^-T / g) / 2, each frame stopping on its own once it has
+    converged.  That is several times faster than a stack of 3x3 SVDs and
+    needs only elementwise arithmetic and fixed-order sums, so a frame gets
+    the same bits in any block.  Frames where H is (nearly) singular or a
+    reflection, or Newton has not converged, take the SVD route with the
+    reflection removed.
+    """
+    def cofactors(a):
+        return a[_I1] * a[_I2] - a[_I3] * a[_I4]          # X^-T = cofactors / det(X)
+
+    def det(a, cof):
+        return a[0] * cof[0] + a[1] * cof[1] + a[2] * cof[2]
+
+    scale = tree_sum(h * h, axis=0)
+    good = det(h, cofactors(h)) > 1e-9 * scale * np.sqrt(scale)
+    x = h.copy()
+    active = np.flatnonzero(good)
+    for _ in range(NEWTON_STEPS):
+        if len(active) == 0:
+            break
+        a = x if len(active) == x.shape[1] else x[:, active]
+        cof = cofactors(a)
+        d = det(a, cof)
+        g = np.sqrt(np.sqrt(tree_sum(cof * cof, axis=0) / (d * d) / tree_sum(a * a, axis=0)))
+        new = 0.5 * (g * a + cof / (g * d))
+        moved = np.abs(new - a).max(axis=0)
+        x[:, active] = new
+        active = active[moved >= NEWTON_TOLERANCE]
+    bad = ~good
+    bad[active] = True
+    if bad.any():
+        u, _, vt = np.linalg.svd(h[:, bad].T.reshape(-1, 3, 3))
+        vt[:, 2] *= np.sign(np.linalg.det(u) * np.linalg.det(vt))[:, None]
+        polar = u[:, :, 0, None] * vt[:, None, 0] + u[:, :, 1, None] * vt[:, None, 1] \
+            + u[:, :, 2, None] * vt[:, None, 2]             # U V^T
+        x[:, bad] = polar.reshape(-1, 9).T
+    return x[_TRANSPOSE]
+
+
+def _gather(sites: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Positions (3, N, F) of sites ``target`` (N, F), C-contiguous.
+
+    (``sites[:, target]`` is laid out frame-major, which makes every later
+    operation on it strided and several times slower.)
+    """
+    return np.stack([row.take(target) for row in sites])
 
 
 def _distance2(y: np.ndarray, sites: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Squared distance (F, N) of atoms ``y`` (3, F, N) to their ``target`` sites."""
-    d = y - sites[:, target]
-    return (d * d).sum(axis=0)
+    """Squared distance (N, F) of atoms ``y`` (3, N, F) to their ``target`` sites."""
+    d = y - _gather(sites, target)
+    return d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
 
 
-def _fit(x: np.ndarray, sites: np.ndarray, target: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Kabsch fit of atoms ``x`` (3, F, N) onto their ``target`` sites, per frame.
-
-    Only pairs with ``keep`` (F, N) count.  Returns the atoms moved onto
-    the sites, (3, F, N).
-    """
-    w = keep.astype(np.float64)
-    total = w.sum(axis=-1)
-    p = sites[:, target]                                  # (3, F, N)
-    x_centre = (x * w).sum(axis=-1) / total               # (3, F)
-    p_centre = (p * w).sum(axis=-1) / total
-    dx = x - x_centre[..., None]
-    dp = (p - p_centre[..., None]) * w
-    # covariance H[f, i, j] = sum_n w x_i p_j, row by row so that no BLAS is involved
-    h = np.stack([(dx[i] * dp).sum(axis=-1) for i in range(3)])  # (i, j, F)
-    u, _, vt = np.linalg.svd(np.moveaxis(h, -1, 0))       # (F, 3, 3) each
-    d = np.sign(np.linalg.det(u) * np.linalg.det(vt))
-    vt[:, 2, :] *= d[:, None]                             # proper rotation, no reflection
-    # R = V U^T; y_i = sum_j R_ij dx_j + p_centre_i
-    rot = (vt[:, :, :, None] * u.transpose(0, 2, 1)[:, :, None, :]).sum(axis=1)  # (F, i, j)
-    r = np.moveaxis(rot, 0, -1)[..., None]                # (i, j, F, 1)
-    return (r[:, 0] * dx[0] + r[:, 1] * dx[1] + r[:, 2] * dx[2]) + p_centre[..., None]
-
-
-def _assign(y: np.ndarray, sites: np.ndarray, cut2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest site within its cutoff of every atom, and atoms per site.
-
-    Parameters
-    ----------
-    y : (3, F, N) ndarray
-        Fitted atom positions, Å.
-    sites : (3, M) ndarray
-    cut2 : (M,) ndarray
-        Squared cutoffs, Å².
-
-    Returns
-    -------
-    site : (F, N) ndarray of int
-        -1 where no site is within its cutoff.
-    count : (F, M) ndarray of int
-    """
+def _nearest(y: np.ndarray, sites: np.ndarray, cut2: np.ndarray) -> np.ndarray:
+    """Nearest site of points ``y`` (3, ...) if within its cutoff, else -1."""
     d = y[0][..., None] - sites[0]
     d2 = d * d
     for k in (1, 2):
@@ -292,8 +367,4 @@ def _assign(y: np.ndarray, sites: np.ndarray, cut2: np.ndarray) -> tuple[np.ndar
         d2 += d * d
     site = d2.argmin(axis=-1)
     near = np.take_along_axis(d2, site[..., None], axis=-1)[..., 0] <= cut2[site]
-    site = np.where(near, site, -1)
-    n_frames, n_sites = site.shape[0], len(cut2)
-    flat = (site + n_sites * np.arange(n_frames)[:, None])[near]
-    count = np.bincount(flat, minlength=n_frames * n_sites).reshape(n_frames, n_sites)
-    return site, count
+    return np.where(near, site, -1)

@@ -11,15 +11,22 @@ Ag55 icosahedron, centre vacant, and 144 ligand atoms around it).
 Then measures, each in a fresh process so that its peak memory is its own:
 
 (a) the baseline: a per-frame MDAnalysis loop doing the same work -
-    ``AtomGroup.radius_of_gyration()``, the same three Kabsch fits (NumPy SVD
-    per frame) and nearest-site assignment with a SciPy ``cKDTree`` of the
-    sites (built once);
-(b) ``RadiusOfGyration`` + ``SiteOccupancy``, serial;
-(c) the same with ``backend="multiprocessing", n_workers=2``;
+    ``AtomGroup.radius_of_gyration()``, the same two Kabsch fits (NumPy SVD
+    per frame; to the start-structure sites, then to the sites atoms sit on
+    alone) and nearest-site assignment with a SciPy ``cKDTree`` of the sites
+    (built once);
+(b) ``RadiusOfGyration`` + ``SiteOccupancy`` with ``chunk_size=1``: our
+    kernel inside MDAnalysis's own per-frame loop;
+(c) the same in blocks of frames (the default), serial;
+(d) (c) with ``backend="multiprocessing", n_workers=2``;
+(e) (c) with ``backend="dask", n_workers=2`` (skip with ``--no-dask``).
 
-(b) and (c) on two trajectory lengths, to show that memory stays flat.  The
-baseline runs on the first ``--baseline-frames`` frames (its rate does not
-depend on the length) and its site assignments are checked against (b).
+(c)-(e) run on two trajectory lengths, to show that memory stays flat.
+(a) and (b) run on the first ``--baseline-frames`` frames (their rates do
+not depend on the length), and their site assignments and Rg are compared
+with (c) on the same frames.  Peak RSS is the process's own; for (d) and
+(e) the largest worker's is shown in brackets.  Each process runs with
+OMP_NUM_THREADS=1, so 2 workers use 2 cores.
 
     python benchmarks/analysis_speed.py [--frames 20000 100000] [--baseline-frames 4000]
 """
@@ -116,7 +123,7 @@ def _apply_fit(x, fit_x, fit_p):
 
 
 def baseline(universe, sites, n_frames):
-    """The plain per-frame loop: Rg, the three Kabsch fits, cKDTree assignment."""
+    """The plain per-frame loop: Rg, the two Kabsch fits, cKDTree assignment."""
     from scipy.spatial import cKDTree
 
     from mdkit.analysis.occupancy import default_cutoffs
@@ -138,26 +145,28 @@ def baseline(universe, sites, n_frames):
         rg[i] = universe.atoms.radius_of_gyration()
         x = metal.positions.astype(float)
         y = _apply_fit(x, x[on], sites.positions[labels[on]])
-        keep = on.copy()
-        keep[on] = np.linalg.norm(y[on] - sites.positions[labels[on]], axis=1) <= cut[labels[on]]
-        keep = keep if keep.sum() >= 3 else on
-        y = _apply_fit(x, x[keep], sites.positions[labels[keep]])
         site, count = assign(y)
         alone = (site >= 0) & (count[np.maximum(site, 0)] == 1)
         if alone.sum() >= 3:
             y = _apply_fit(x, x[alone], sites.positions[site[alone]])
-        else:
-            y = _apply_fit(x, x[keep], sites.positions[labels[keep]])
         assignment[i], _ = assign(y)
     return rg, assignment
 
 
-def ours(universe, sites, **run_kwargs):
+#: How each mode runs RadiusOfGyration and SiteOccupancy (besides the baseline).
+MODES = {"per-frame": ({"chunk_size": 1}, {}),  # MDAnalysis's own frame loop, our kernel
+         "serial": ({}, {}),
+         "2 workers": ({}, {"backend": "multiprocessing", "n_workers": 2}),
+         "dask 2": ({}, {"backend": "dask", "n_workers": 2})}
+
+
+def ours(universe, sites, mode, n_frames):
     from mdkit.analysis import RadiusOfGyration, SiteOccupancy
 
-    rg = RadiusOfGyration(universe.atoms).run(**run_kwargs).results
-    occupancy = SiteOccupancy(universe, sites).run(**run_kwargs).results
-    return rg.rg, occupancy.assignment
+    options, run_options = MODES[mode]
+    rg = RadiusOfGyration(universe.atoms, **options).run(stop=n_frames, **run_options)
+    occupancy = SiteOccupancy(universe, sites, **options).run(stop=n_frames, **run_options)
+    return rg.results.rg, occupancy.results.assignment
 
 
 def measure(mode: str, path: Path, n_frames: int) -> dict:
@@ -167,18 +176,18 @@ def measure(mode: str, path: Path, n_frames: int) -> dict:
     start = time.perf_counter()
     if mode == "baseline":
         rg, assignment = baseline(universe, sites, n_frames)
-    elif mode == "serial":
-        rg, assignment = ours(universe, sites, stop=n_frames)
     else:
-        rg, assignment = ours(universe, sites, stop=n_frames, backend="multiprocessing",
-                              n_workers=2)
+        rg, assignment = ours(universe, sites, mode, n_frames)
     seconds = time.perf_counter() - start
-    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     out = {"mode": mode, "frames": n_frames, "seconds": seconds, "fps": n_frames / seconds,
-           "peak_mb": self_mb, "worker_peak_mb": child_mb}
-    np.savez(path.with_suffix(f".{mode}.{n_frames}.npz"), rg=rg, assignment=assignment)
+           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    np.savez(_saved(path, mode, n_frames), rg=rg, assignment=assignment)
     return out
+
+
+def _saved(path: Path, mode: str, n_frames: int) -> Path:
+    return path.with_name(f"{path.stem}.{mode.replace(' ', '_')}.{n_frames}.npz")
 
 
 def in_subprocess(mode: str, path: Path, n_frames: int) -> dict:
@@ -191,6 +200,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[20000, 100000])
     parser.add_argument("--baseline-frames", type=int, default=4000)
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask backend")
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -199,38 +209,42 @@ def main():
         return
 
     label = make_system()[2]
+    modes = ["serial", "2 workers"] + ([] if args.no_dask else ["dask 2"])
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
         for n_frames in args.frames:
             path = Path(tmp) / f"traj{n_frames}.nc"
             start = time.perf_counter()
             write_trajectory(path, n_frames)
-            size = path.stat().st_size / 1e6
-            print(f"wrote {n_frames} frames of {label} ({size:.0f} MB) in "
+            print(f"wrote {n_frames} frames of {label} "
+                  f"({path.stat().st_size / 1e6:.0f} MB) in "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
             if n_frames == args.frames[0]:
                 base = in_subprocess("baseline", path, args.baseline_frames)
                 rows.append(base)
                 print(_row(base, base["fps"]), flush=True)
-                check = in_subprocess("serial", path, args.baseline_frames)
-                a = np.load(path.with_suffix(f".baseline.{base['frames']}.npz"))
-                b = np.load(path.with_suffix(f".serial.{check['frames']}.npz"))
-                print(f"   baseline vs ours on {base['frames']} frames: site assignments "
-                      f"{np.mean(a['assignment'] == b['assignment']):.6f} identical, "
-                      f"max |Rg difference| {np.abs(a['rg'] - b['rg']).max():.1e} Å")
-            for mode in ("serial", "parallel"):
-                row = in_subprocess(mode, path, n_frames)
-                rows.append(row)
-                print(_row(row, base["fps"]), flush=True)
+                for mode in ("serial", "per-frame"):
+                    check = in_subprocess(mode, path, base["frames"])
+                    a = np.load(_saved(path, "baseline", base["frames"]))
+                    b = np.load(_saved(path, mode, check["frames"]))
+                    print(f"   {mode} on the same {base['frames']} frames: site assignments "
+                          f"{np.mean(a['assignment'] == b['assignment']):.6f} equal to the "
+                          f"baseline's, max |Rg difference| "
+                          f"{np.abs(a['rg'] - b['rg']).max():.1e} Å", flush=True)
+                rows.append(check)  # the per-frame path's speed does not depend on length
+                print(_row(check, base["fps"]), flush=True)
+            for mode in modes:
+                rows.append(in_subprocess(mode, path, n_frames))
+                print(_row(rows[-1], base["fps"]), flush=True)
             path.unlink()
-    print("\nmode        frames   frames/s   x baseline   peak RSS MB (workers)")
+    print("\nmode         frames   frames/s   x baseline   peak RSS MB (largest worker)")
     for row in rows:
         print(_row(row, base["fps"]))
 
 
 def _row(row: dict, base_fps: float) -> str:
-    workers = f" ({row['worker_peak_mb']:.0f})" if row["mode"] == "parallel" else ""
-    return (f"{row['mode']:<10} {row['frames']:>7} {row['fps']:>10.0f} "
+    workers = f" ({row['worker_peak_mb']:.0f})" if "2" in row["mode"] else ""
+    return (f"{row['mode']:<11} {row['frames']:>7} {row['fps']:>10.0f} "
             f"{row['fps'] / base_fps:>11.1f}   {row['peak_mb']:>6.0f}{workers}")
 
 
