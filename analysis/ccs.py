@@ -32,22 +32,25 @@ Choices, and why
   and placing the impact point uniformly on a disc perpendicular to it; for
   rotation-invariant averages this is the same as rotating the ion, and costs
   nothing.  N2 is rigid and does not rotate during a trajectory; its axis is
-  drawn uniformly at random for each trajectory (as in IMoS; MOBCAL-2012 instead
-  Boltzmann-averages three fixed axes, which lowers the N2 cross section a
-  little).
+  drawn uniformly at random for each trajectory.  (MOBCAL-2012 instead
+  Boltzmann-weights three fixed axes at every point, favouring the
+  lower-energy one; IMoS, Larriba-Andaluz & Hogan 2014, lets N2 rotate.)
 * The thermal average is sampled directly: each trajectory's relative energy
   is drawn from the Gamma(3, kT) density E^2 exp(-E/kT) / (2 (kT)^3), the exact
   weight of Omega(1,1), instead of MOBCAL's fixed 40-point velocity quadrature,
   so that the estimate has no quadrature error and every source of scatter
   (orientation, impact parameter, energy, N2 axis) is in the statistical error.
 * Impact parameters: uniform in area up to b0(E) (the ion's Lennard-Jones
-  radius, or the Langevin radius of the charge-induced-dipole attraction at
-  low energy, whichever is larger), and, with probability TAIL_WEIGHT, beyond it
-  with an area density falling as A^-3, each trajectory weighted by 1/density.
-  No impact parameter is cut off, so the estimate is unbiased whatever b0 is;
-  b0 only sets how the samples are spread.  Trajectories whose impact parameter
-  exceeds the start radius (where |U| < START_RATIO * E) are not integrated:
-  their deflection is below START_RATIO.
+  envelope plus CORE_MARGIN_A, or sqrt(2) times the Langevin capture radius of
+  the charge-induced-dipole attraction at low energy, whichever is larger),
+  and, with probability TAIL_WEIGHT, beyond it with an area density falling as
+  A^-2, each trajectory weighted by 1/density.  No impact parameter is cut
+  off, so the estimate is unbiased whatever b0 is; b0 only sets how the
+  samples are spread, and the margins keep strongly deflected trajectories
+  out of the tail, where their large weights would make the error estimate
+  itself unreliable.  Trajectories whose impact parameter exceeds the start
+  radius (where |U| < START_RATIO * E) are not integrated: their deflection is
+  below START_RATIO.
 * Trajectories are integrated by the Dormand-Prince 5(4) embedded Runge-Kutta
   method with step-size control (relative tolerance TOLERANCE in position, Å, and
   velocity), starting where the potential is below START_RATIO * E and ending
@@ -106,8 +109,6 @@ BATCH_SIZE = {"pa": 4096, "ehss": 4096, "tm": 512}
 MIN_BATCHES = 16
 #: Relative 1-sigma error aimed at when neither n_samples nor target_error is given.
 DEFAULT_TARGET = {"pa": 0.001, "ehss": 0.001, "tm": 0.005}
-#: Relative error of the EHSS reference of the TM control variate (at most target / 3).
-CONTROL_TARGET = 1e-3
 #: Most samples spent on one target_error.
 MAX_SAMPLES = 1 << 23
 #: Fraction of TM impact points drawn beyond b0(E).
@@ -115,13 +116,13 @@ TAIL_WEIGHT = 0.1
 #: Beyond b0 the sampled area density falls as A^-TAIL_POWER.
 TAIL_POWER = 2.0
 #: Margin (Å) of b0 beyond the ion's Lennard-Jones envelope.
-CORE_MARGIN_A = 1.0
-#: b0 >= (CAPTURE C4 / E)^(1/4); 4 is the Langevin capture radius of -C4/r^4.
-CAPTURE = 4.0
+CORE_MARGIN_A = 2.5
+#: b0 >= (CAPTURE C4 / E)^(1/4), twice the Langevin capture area of -C4/r^4 (CAPTURE = 4).
+CAPTURE = 8.0
 #: |U| / E where a trajectory starts and ends.
 START_RATIO = 1e-5
 #: Dormand-Prince error tolerance (Å in position, relative in velocity).
-TOLERANCE = 1e-5
+TOLERANCE = 3e-5
 #: Longest step (Å) inside the envelope of the ion's repulsive walls.
 MAX_STEP_A = 1.0
 #: Integration steps after which a trajectory counts as lost (orbiting).
@@ -329,13 +330,12 @@ def ion_model(symbols, positions, charges, gas: str = "N2", method: str = "tm",
 # Sampling
 # --------------------------------------------------------------------------
 
-def _uniforms(seed: int, batch: int, n: int, dim: int, stream: int = 0) -> np.ndarray:
+def _uniforms(seed: int, batch: int, n: int, dim: int) -> np.ndarray:
     """An independently scrambled Sobol' set of n = 2^m points in [0, 1)^dim.
 
-    Depends only on (seed, stream, batch), so any batch can be made anywhere;
-    stream 1 feeds the control variate's reference, independent of stream 0.
+    Depends only on (seed, batch), so any batch can be made anywhere.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, batch)))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(batch,)))
     return qmc.Sobol(dim, scramble=True, rng=rng).random_base2(int(math.log2(n)))
 
 
@@ -707,9 +707,9 @@ def _tm_kernel(kind, starts, velocities, half_bonds, active, x, y, z, rep, att, 
 class _TMGeometry:
     """Energy-dependent radii of the trajectory sampling, Å.
 
-    reach: the ion's Lennard-Jones envelope; c3, c4, c6: bounds of the
-    charge-quadrupole, charge-induced-dipole and dispersion tails
-    (eV Å^3, Å^4, Å^6) that set where trajectories start.
+    reach: the ion's Lennard-Jones envelope (Å); c3, c4, c6: bounds of the
+    charge-quadrupole, charge-induced-dipole and dispersion tails (eV Å^3,
+    eV Å^4, eV Å^6) that set b0 and where trajectories start.
     """
 
     reach: float
@@ -742,32 +742,29 @@ def _tm_geometry(model: IonModel) -> _TMGeometry:
             "potential", "lj") == "lj" else 0.0)
 
 
-def _control_radius(model: IonModel) -> np.ndarray:
-    """Hard-sphere radii (Å) of the TM control variate: sigma plus half the gas bond."""
-    gas = model.gas
-    half = 0.5 * float(gas.get("bond_A", 0.0)) if int(gas.get("sites", 1)) == 2 else 0.0
-    return model.sigma + half
+def _impact_areas(u, area0):
+    """Impact areas pi b^2 (Å^2) and their weights 1 / density, from uniforms u.
+
+    Uniform inside ``area0`` with probability 1 - TAIL_WEIGHT; beyond it, with
+    probability TAIL_WEIGHT, a density falling as A^-TAIL_POWER.
+    """
+    inner = u < 1.0 - TAIL_WEIGHT
+    s = np.where(inner, u / (1.0 - TAIL_WEIGHT), (u - 1.0 + TAIL_WEIGHT) / TAIL_WEIGHT)
+    k = TAIL_POWER
+    area = np.where(inner, area0 * s, area0 * np.maximum(1.0 - s, 1e-300) ** (-1.0 / (k - 1.0)))
+    weight = np.where(inner, area0 / (1.0 - TAIL_WEIGHT),
+                      area0 / ((k - 1.0) * TAIL_WEIGHT) * (area / area0) ** k)
+    return area, weight
 
 
 def _tm_batch(model: IonModel, u: np.ndarray, kT: float) -> dict:
-    """TM contributions (Å^2) of samples from uniforms of shape (n, 7).
-
-    ``control`` holds, for the same directions, impact points and weights, the
-    EHSS contributions of hard spheres of radius :func:`_control_radius`.
-    """
+    """TM contributions (Å^2) of samples from uniforms of shape (n, 7)."""
     gas = model.gas
     geometry = _tm_geometry(model)
     n = len(u)
     energy = kT * np.maximum(gammaincinv(3.0, u[:, 4]), MIN_ENERGY_KT)
     directions = _unit_vectors(u[:, 0], u[:, 1])
-    area0 = np.pi * geometry.core_radius(energy) ** 2
-    # uniform area inside b0 with probability 1 - w, an A^-3 tail beyond it with w
-    inner = u[:, 2] < 1.0 - TAIL_WEIGHT
-    s = np.where(inner, u[:, 2] / (1.0 - TAIL_WEIGHT), (u[:, 2] - 1.0 + TAIL_WEIGHT) / TAIL_WEIGHT)
-    k = TAIL_POWER
-    area = np.where(inner, area0 * s, area0 * np.maximum(1.0 - s, 1e-300) ** (-1.0 / (k - 1.0)))
-    weight = np.where(inner, area0 / (1.0 - TAIL_WEIGHT),
-                      area0 / ((k - 1.0) * TAIL_WEIGHT) * (area / area0) ** k)
+    area, weight = _impact_areas(u[:, 2], np.pi * geometry.core_radius(energy) ** 2)
     b = np.sqrt(area / np.pi)
     r_start = geometry.start_radius(energy)
     active = b < r_start
@@ -785,13 +782,7 @@ def _tm_batch(model: IonModel, u: np.ndarray, kT: float) -> dict:
                float(gas.get("site_charge_e", 0.0)) * COULOMB_EV_A,
                float(gas.get("repulsion_exponent", 12.0)), geometry.reach, TOLERANCE, MAX_STEPS,
                mt, ratio, steps)
-    # the same rays, specularly reflected off spheres of radius sigma: the control variate
-    radius = _control_radius(model)
-    reach = float(np.max(np.linalg.norm(model.positions, axis=1) + radius))
-    hits, control, bounces = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64)
-    _ehss_kernel(offsets - (reach + 1.0) * directions, directions, x, y, z, radius, MAX_BOUNCES,
-                 hits, control, bounces)
-    return {"tm": mt * weight, "control": control * weight,
+    return {"tm": mt * weight,
             "diagnostics": {"trajectories": int(active.sum()), "steps": int(steps.sum()),
                             "lost": int(np.sum(steps >= MAX_STEPS)),
                             "max_energy_drift": float(np.max(np.abs(ratio ** 2 - 1.0)))}}
@@ -810,51 +801,17 @@ def _combine(diagnostics: list[dict]) -> dict:
     return out
 
 
-def _evaluate(method: str, model: IonModel, kT: float, seed: int, batches: range,
-              stream: int = 0) -> tuple:
-    """Per-batch moments of the given batches, from one parallel kernel call.
-
-    Returns
-    -------
-    moments : dict of (len(batches),) arrays
-        ``x``: mean contribution (Å^2); for TM also ``y`` (the control), ``xy``
-        and ``yy``.
-    diagnostics : dict
-    """
+def _evaluate(method: str, model: IonModel, kT: float, seed: int, batches: range) -> tuple:
+    """Means of the given batches (Å^2), from one parallel kernel call; and its diagnostics."""
     size = BATCH_SIZE[method]
     dim = 7 if method == "tm" else 4
-    u = np.concatenate([_uniforms(seed, batch, size, dim, stream) for batch in batches])
+    u = np.concatenate([_uniforms(seed, batch, size, dim) for batch in batches])
     result = _tm_batch(model, u, kT) if method == "tm" else _hard_sphere_batch(model, u)
-    x = result[method].reshape(len(batches), size)
-    moments = {"x": x.mean(axis=1)}
-    if method == "tm":
-        y = result["control"].reshape(len(batches), size)
-        moments.update(y=y.mean(axis=1), xy=(x * y).mean(axis=1), yy=(y * y).mean(axis=1))
-    return moments, result["diagnostics"]
+    return result[method].reshape(len(batches), size).mean(axis=1), result["diagnostics"]
 
 
-def _control_reference(model: IonModel, seed: int, target: float) -> tuple:
-    """EHSS cross section (Å^2) and its error for the control's hard spheres (stream 1)."""
-    spheres = IonModel(positions=model.positions, charges=model.charges,
-                       hs_radius=_control_radius(model), rep=None, att=None, sigma=None,
-                       gas=model.gas, parameters=model.parameters)
-    mean, error, *_ = _estimate("ehss", spheres, 0.0, seed, None, target, stream=1)
-    return mean, error
-
-
-def _controlled(moments: dict, reference: tuple) -> tuple:
-    """Batch values x - beta (y - mu) with the optimal beta, and the error of mu they carry."""
-    x, y = moments["x"], moments["y"]
-    var = moments["yy"].mean() - y.mean() ** 2
-    beta = (moments["xy"].mean() - x.mean() * y.mean()) / var if var > 0 else 0.0
-    return x - beta * (y - reference[0]), beta * reference[1]
-
-
-def _estimate(method: str, model: IonModel, kT: float, seed: int, n_samples, target,
-              stream: int = 0) -> tuple:
+def _estimate(method: str, model: IonModel, kT: float, seed: int, n_samples, target) -> tuple:
     """Batch means until ``n_samples`` are spent or ``target`` (relative) is reached.
-
-    TM batches are corrected by the EHSS control variate (see the module notes).
 
     Returns
     -------
@@ -862,29 +819,24 @@ def _estimate(method: str, model: IonModel, kT: float, seed: int, n_samples, tar
     """
     size = BATCH_SIZE[method]
     limit = max(MIN_BATCHES, -(-(n_samples or MAX_SAMPLES) // size))
-    reference = (_control_reference(model, seed, min(CONTROL_TARGET, (target or 1.0) / 3))
-                 if method == "tm" else None)
-    moments, diagnostics = {}, []
+    means, diagnostics = np.zeros(0), []
     wanted = MIN_BATCHES if target is not None else limit
     while True:
-        done = len(moments.get("x", ()))
         # rounds of at most 64 batches keep the uniforms' memory small
-        for first in range(done, min(wanted, limit), 64):
+        for first in range(len(means), min(wanted, limit), 64):
             new, diag = _evaluate(method, model, kT, seed,
-                                  range(first, min(first + 64, wanted, limit)), stream)
-            moments = {k: np.concatenate([moments.get(k, []), v]) for k, v in new.items()}
+                                  range(first, min(first + 64, wanted, limit)))
+            means = np.concatenate([means, new])
             diagnostics.append(diag)
-        values, extra = (moments["x"], 0.0) if reference is None else _controlled(moments,
-                                                                                   reference)
-        mean = float(values.mean())
-        error = float(math.hypot(values.std(ddof=1) / math.sqrt(len(values)), extra))
+        mean = float(means.mean())
+        error = float(means.std(ddof=1) / math.sqrt(len(means)))
         relative = error / mean if mean > 0 else math.inf
         reached = target is not None and relative <= target
-        if target is None or reached or len(values) >= limit:
-            return mean, error, len(values) * size, len(values), _combine(diagnostics), reached
+        if target is None or reached or len(means) >= limit:
+            return mean, error, len(means) * size, len(means), _combine(diagnostics), reached
         # the error falls as 1/sqrt(batches); aim 10 % past the target, grow at most 4x a round
         growth = 1.1 * (relative / target) ** 2 if math.isfinite(relative) else 4.0
-        wanted = min(limit, 4 * len(values), max(len(values) + 1, math.ceil(growth * len(values))))
+        wanted = min(limit, 4 * len(means), max(len(means) + 1, math.ceil(growth * len(means))))
 
 
 def _reduced_mobility(ccs_A2: float, charge: float, ion_mass: float, gas_mass: float,

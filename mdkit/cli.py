@@ -229,10 +229,10 @@ def cmd_ccs(args) -> None:
         tables[target.name] = _ccs_of_run(target, args.every, options, csv)
     if len(tables) > 1:
         rows = ccsmod.compare(tables)
-        print(f"{'run':<28} {'mean CCS / Å²':>14} {'std':>8} {'vs first / %':>13}")
+        print(f"{'run':<28} {'mean CCS / Å²':>14} {'std':>8} {'vs first / %':>17}")
         for row in rows:
             print(f"{row['label']:<28} {row['mean_A2']:14.2f} {row['std_A2']:8.2f} "
-                  f"{row['relative_difference_percent']:13.2f}")
+                  f"{row['difference_percent']:8.2f} ± {row['difference_error_percent']:.2f}")
 
 
 def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]:
