@@ -40,11 +40,16 @@ class Engine:
         """Reject option names the engine does not know, listing those it does."""
         if self.options_from is None:
             return
-        module, cls = self.options_from.split(":")
-        signature = inspect.signature(getattr(importlib.import_module(module), cls))
-        valid = [p for p, v in signature.parameters.items()
-                 if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)
-                 and p not in ("atoms", "charge")]
+        module, name_ = self.options_from.split(":")
+        target = getattr(importlib.import_module(module), name_)
+        signature = inspect.signature(target)
+        # ASE calculators list their keywords in default_parameters, some (TBLite)
+        # only there
+        valid = list(dict.fromkeys(
+            [p for p, v in signature.parameters.items()
+             if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
+            + list(getattr(target, "default_parameters", {}))))
+        valid = [p for p in valid if p not in ("atoms", "charge")]
         for key in options:
             if key not in valid:
                 raise CalculatorError(f"calculator {name!r} has no option {key!r}; valid "

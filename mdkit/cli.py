@@ -81,7 +81,10 @@ def cmd_run(args) -> None:
     print(f"mdkit run: {folder}")
     if not args.no_analyze and (folder / "trajectory.nc").exists() \
             and not (folder / "analysis" / "summary.json").exists():
-        _report(folder, residence_ps=0.5, formats=("png", "pdf"))
+        try:
+            _report(folder, residence_ps=0.5, formats=("png", "pdf"))
+        except MdkitError as err:  # the run itself is fine; say why it was not analysed
+            print(f"mdkit run: not analysed: {err}", file=sys.stderr)
 
 
 def _report(folder, residence_ps, formats) -> None:
