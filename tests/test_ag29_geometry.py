@@ -151,14 +151,23 @@ def test_icosahedron_is_intact(shipped):
     edges = upper[pairs[:30]]
     assert Counter(edges.ravel()) == {i: 5 for i in range(12)}
     lengths = shell[edges[:, 0], edges[:, 1]]
-    # GFN-FF's Ag-Ag is short: a bare Ag13 relaxes to a centre-shell distance
-    # of 2.57 A and edges of 2.70 A, against 2.84 and 2.85-3.15 A in the
-    # crystal, so the lower bounds allow for that.
-    assert lengths.min() > 2.6 and lengths.max() < 3.2
     next_longest = np.sort(shell[np.triu_indices(12, 1)])[30]
     assert next_longest > 1.3 * lengths.max()
+    # GFN-FF's Ag-Ag bonds are shorter than DFT's (2.85-3.15 A edges, 2.84 A
+    # centre-shell): the yardstick is GFN-FF's own bare Ag13, relaxed here.
+    # The ligand shell may strain the core by a few per cent, not more.
+    from ase.cluster import Icosahedron
+    from ase.optimize import LBFGS
+
+    bare = Icosahedron("Ag", 2)
+    bare.calc = GFNFF(charge=0)
+    LBFGS(bare, logfile=None).run(fmax=0.005, steps=500)
+    bare_d = bare.get_all_distances()
+    bare_edge = np.sort(bare_d[1:13, 1:13][np.triu_indices(12, 1)])[:30].mean()
+    bare_radius = bare_d[0, 1:13].mean()
+    assert np.all(np.abs(lengths / bare_edge - 1) < 0.05) and lengths.max() < 3.2
     centre_shell = dist[0, 1:13]
-    assert centre_shell.min() > 2.5 and centre_shell.max() < 3.0
+    assert np.all(np.abs(centre_shell / bare_radius - 1) < 0.05)
 
 
 def test_each_bdt_spans_two_crowns(shipped):
