@@ -134,3 +134,8 @@ def _write_csv(path: Path, header, rows) -> None:
         for row in rows:
             writer.writerow([f"{x:.6f}" if isinstance(x, (float, np.floating)) else x
                              for x in row])
+
+
+def analyze_member(folder) -> dict:
+    """:func:`analyze_run` with PNG figures only, for the many members of a sweep."""
+    return analyze_run(folder, formats=("png",))

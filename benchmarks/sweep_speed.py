@@ -46,7 +46,7 @@ def main():
                                         Path(tmp) / "serial")
         started = time.perf_counter()
         for member in ensemble.sweep_members(serial_folder):
-            ensemble.run_member(member["spec"], analyze=False)
+            ensemble.run_member(member["spec"])
         serial = time.perf_counter() - started
 
         parallel_folder = ensemble.expand(spec, {}, list(range(1, args.runs + 1)),
@@ -54,7 +54,7 @@ def main():
         client = ensemble.client_for(n_workers=2)
         client.submit(sum, [1]).result()  # workers up before the clock starts
         started = time.perf_counter()
-        results = ensemble.run_sweep(parallel_folder, client, analyze=False, progress=False)
+        results = ensemble.run_sweep(parallel_folder, client, progress=False)
         parallel = time.perf_counter() - started
         client.close()
     in_tasks = sum(r["wall_s"] for r in results)

@@ -138,7 +138,10 @@ def cmd_sweep(args) -> None:
     try:
         print(f"mdkit sweep: {folder} on {client.scheduler_info()['address']}; dashboard: "
               f"{client.dashboard_link}", file=sys.stderr)
-        results = ensemble.run_sweep(folder, client, analyze=not args.no_analyze,
+        from mdkit.analysis.report import analyze_member
+
+        results = ensemble.run_sweep(folder, client,
+                                     analyze=None if args.no_analyze else analyze_member,
                                      mpi_ranks=args.mpi_ranks,
                                      progress=False if args.quiet else None)
     finally:

@@ -156,8 +156,12 @@ def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
     return folder
 
 
-def run_member(spec_path, analyze: bool = True, mpi_ranks: int = 1) -> dict:
+def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
     """Run or resume one member, then analyse it; a Dask task (runs in a worker).
+
+    ``analyze(folder)`` (e.g. :func:`mdkit.analysis.report.analyze_run`,
+    passed in because simulation modules do not import the analysis) runs on
+    a finished member that has no ``analysis/summary.json`` yet.
 
     Returns a dict with ``name``, ``status`` (``finished`` or ``failed``),
     ``reason`` and ``wall_s``.
@@ -178,10 +182,8 @@ def run_member(spec_path, analyze: bool = True, mpi_ranks: int = 1) -> dict:
                                  else f"mpiexec exited with {done.returncode}")
         else:
             run(spec, progress=False)
-        if analyze and not (spec.folder / "analysis" / "summary.json").exists():
-            from mdkit.analysis.report import analyze_run
-
-            analyze_run(spec.folder, formats=("png",))
+        if analyze is not None and not (spec.folder / "analysis" / "summary.json").exists():
+            analyze(spec.folder)
     except MdkitError as err:
         result.update(status="failed", reason=str(err))
     result["wall_s"] = time.perf_counter() - started
@@ -226,12 +228,13 @@ def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=Non
     return cluster
 
 
-def run_sweep(folder, client, analyze: bool = True, mpi_ranks: int = 1,
+def run_sweep(folder, client, analyze=None, mpi_ranks: int = 1,
               progress: bool | None = None) -> list[dict]:
     """Run every member that is not finished on ``client``; returns their results.
 
     Finished members are skipped before anything is scheduled; failed ones
-    are reported, not retried (their folder says why).
+    are reported, not retried (their folder says why).  ``analyze`` is as
+    for :func:`run_member`.
     """
     from dask.distributed import as_completed
 

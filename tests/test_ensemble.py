@@ -42,13 +42,14 @@ def test_expand_product_of_keys_and_seeds(tmp_path):
 
 def test_sweep_runs_on_a_local_cluster(tmp_path):
     from mdkit.analysis.ensemble import analyze_sweep
+    from mdkit.analysis.report import analyze_member
 
     spec = make_spec(tmp_path, name="base", heat=0.1, hold=0.1, anneal=0.1, checkpoint=0.1)
     folder = ensemble.expand(spec, {"temperature_K": [250, 290]}, [1, 2])
     client = ensemble.client_for(n_workers=2)
     try:
         assert len(client.scheduler_info()["workers"]) == 2
-        results = ensemble.run_sweep(folder, client, progress=False)
+        results = ensemble.run_sweep(folder, client, analyze=analyze_member, progress=False)
     finally:
         client.close()
     assert sorted(r["name"] for r in results) == sorted(m["name"] for m in store.sweep_members(folder))
