@@ -224,7 +224,7 @@ def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=Non
     cluster = cls(cores=cores, processes=cores, memory=memory or f"{4 * cores}GiB",
                   walltime=walltime or "01:00:00",
                   job_script_prologue=["export OMP_NUM_THREADS=1"])
-    cluster.scale(jobs=jobs or 1)
+    cluster.scale(jobs=1 if jobs is None else jobs)
     return cluster
 
 

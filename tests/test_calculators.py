@@ -82,6 +82,19 @@ def test_emt_short_md_conserves_energy(tmp_path):
     assert nve_spread_per_atom(thermo, 55) < 1e-4
 
 
+def test_gfnff_short_md_on_ag28_conserves_energy(tmp_path):
+    path = tmp_path / "iso1.xyz"
+    from mdkit.systems import build, write_structure
+
+    write_structure(path, *build("ag28", vacancy="center"))
+    _, folder, thermo = short_run(tmp_path, path, "gfnff", dt=0.5, heat=0.01, nve=0.1)
+    # 0.5 fs resolves the C-H stretch (period ~11 fs): Verlet keeps the total energy
+    # within a small fraction of the kinetic-energy fluctuation
+    nve = thermo["stage"] == 1
+    assert np.ptp(thermo["total_eV"][nve]) < 0.05 * np.ptp(thermo["kinetic_eV"][nve])
+    assert store.read_json(folder / "meta.json")["calculator_version"].startswith("gfnff ")
+
+
 @pytest.mark.slow
 def test_xtb_gfn1_short_md_on_ag13(tmp_path):
     _, _, thermo = short_run(tmp_path, "ag13", "xtb", 'method = "GFN1-xTB"')

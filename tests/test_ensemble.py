@@ -97,3 +97,51 @@ def test_killed_sweep_relaunch_loses_nothing_and_redoes_nothing(tmp_path):
             assert "resumed_at_ps" not in meta
         thermo = store.read_thermo(member["folder"])
         assert thermo["frame"].tolist() == list(range(451))  # none lost, none doubled
+
+
+def test_slurm_cluster_job_script(tmp_path):
+    """dask-jobqueue renders the batch script; nothing is submitted with no jobs."""
+    cluster = ensemble.jobqueue_cluster("slurm", cores=4, memory="8GiB", walltime="02:00:00",
+                                        jobs=0)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH" in script and "02:00:00" in script
+    assert "export OMP_NUM_THREADS=1" in script and "--nworkers 4" in script
+
+
+@pytest.mark.slow
+def test_gpaw_members_run_under_mpi(tmp_path, monkeypatch):
+    structure = tmp_path / "ag2.xyz"
+    structure.write_text("2\ncharge=0\nAg 0 0 0\nAg 2.6 0 0\n")
+    spec = tmp_path / "gpaw.toml"
+    spec.write_text(f"""
+[system]
+file = "{structure}"
+[calculator]
+name = "gpaw"
+basis = "sz(dzp)"
+h = 0.3
+vacuum = 3.0
+[md]
+timestep_fs = 2.0
+stride_fs = 2.0
+checkpoint_ps = 0.004
+[[stages]]
+thermostat = "langevin"
+temperature_K = 290
+duration_ps = 0.004
+""")
+    folder = ensemble.expand(spec, {}, [1])
+    for key in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM",
+                "OMPI_MCA_rmaps_base_oversubscribe"):
+        monkeypatch.setenv(key, "1")
+    client = ensemble.client_for(n_workers=1)
+    try:
+        results = ensemble.run_sweep(folder, client, mpi_ranks=2, progress=False)
+    finally:
+        client.close()
+    assert [r["status"] for r in results] == ["finished"], results
+    member = store.sweep_members(folder)[0]
+    assert store.read_json(member["folder"] / "meta.json")["mpi_ranks"] == 2
