@@ -176,10 +176,11 @@ def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
         if mpi_ranks > 1:
             command = ["mpiexec", "-n", str(mpi_ranks), sys.executable, "-m", "mdkit", "run",
                        "--quiet", "--no-analyze", str(spec_path)]
-            done = subprocess.run(command, capture_output=True, text=True)
+            done = subprocess.run(command, capture_output=True, text=True, env=_launch_env())
             if done.returncode != 0:
-                raise SweepError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
-                                 else f"mpiexec exited with {done.returncode}")
+                said = (done.stderr + done.stdout).strip().splitlines()
+                raise SweepError(f"mpiexec exited with {done.returncode}"
+                                 + (f": {said[-1]}" if said else ""))
         else:
             run(spec, progress=False)
         if analyze is not None and not (spec.folder / "analysis" / "summary.json").exists():
@@ -188,6 +189,19 @@ def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
         result.update(status="failed", reason=str(err))
     result["wall_s"] = time.perf_counter() - started
     return result
+
+
+def _launch_env() -> dict:
+    """The environment for a nested ``mpiexec``.
+
+    A worker forked from a process that initialised MPI (importing GPAW does)
+    inherits that singleton's launch variables, and OpenMPI's mpiexec then
+    exits at once without a word; the user's own settings (OMPI_ALLOW_*,
+    other OMPI_MCA_*) are kept.
+    """
+    launch = ("PMIX_", "PMI_", "OMPI_APP_", "OMPI_COMM_WORLD", "OMPI_MCA_ess", "OMPI_MCA_orte_",
+              "OMPI_MCA_pmix")
+    return {k: v for k, v in os.environ.items() if not k.startswith(launch)}
 
 
 def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=None,
