@@ -386,7 +386,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="run spec (TOML), e.g. runs/ag28_iso1_gfnff.toml")
     p.add_argument("--force", action="store_true",
                    help="start afresh; the old run folder is kept under a time-stamped name")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or stage lines")
     p.add_argument("--no-analyze", action="store_true",
                    help="do not analyse the finished run (see mdkit analyze)")
     p.set_defaults(func=cmd_run)

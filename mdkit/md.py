@@ -101,12 +101,14 @@ def prepare_structure(spec: RunSpec) -> tuple:
 
 
 class _Progress:
-    """Progress on a terminal (rich), one line per stage elsewhere."""
+    """Progress on a terminal (rich), one line per stage elsewhere, nothing when silenced."""
 
     def __init__(self, spec: RunSpec, enabled: bool | None):
         self.spec = spec
         self.live = sys.stderr.isatty() if enabled is None else enabled
         self.live = self.live and world.rank == 0
+        # stage lines for logs only when not silenced (enabled=False is silent)
+        self.lines = enabled is None and not self.live and world.rank == 0
         self._bar = None
 
     def __enter__(self):
@@ -128,7 +130,7 @@ class _Progress:
             self._bar.__exit__(*exc)
 
     def stage(self, stage: Stage, step: int) -> None:
-        if not self.live and world.rank == 0:
+        if self.lines:
             print(f"mdkit run: stage {stage.name} ({stage.thermostat}) from "
                   f"{step * self.spec.timestep_fs / 1000:.3f} ps", file=sys.stderr, flush=True)
 
