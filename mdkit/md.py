@@ -351,6 +351,10 @@ class _Runner:
                                f"{self.spec.nve_drift_eV_per_atom:g}: shorten timestep_fs.")
 
     def _checkpoint(self, dyn) -> None:
+        if dyn is not None and dyn.nsteps == 0:
+            # ASE calls the observers at step 0 again when a run restarts there,
+            # so a checkpoint at step 0 would record frame 0 twice on resume
+            return
         if dyn is not None:
             self.step = dyn.nsteps
             self.thermostat_state = _thermostat_state(dyn)

@@ -200,3 +200,4 @@ def test_truncate_drops_a_row_cut_short_by_a_kill(tmp_path):
     thermo.write_text("\n".join(lines[:4]) + "\n4")  # header, frames 0-2, a cut row
     store.truncate(folder, 3)
     assert store.read_thermo(folder)["frame"].tolist() == [0, 1, 2]
+
