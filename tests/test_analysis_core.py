@@ -19,36 +19,17 @@ from mdkit.errors import MdkitError
 from mdkit.md import run
 from mdkit.protocol import load_spec
 from mdkit.systems import build
-from mdkit.systems.ag29 import DATA as AG29_DATA
+from test_md import make_spec
 
-SPEC = """
-[system]
-build = "ag55"
-vacancy = "center"
-[calculator]
-name = "emt"
-[md]
-timestep_fs = 2.0
-seed = 5
-stride_fs = 20
-checkpoint_ps = 0.2
-[[stages]]
-name = "heat"
-thermostat = "langevin"
-temperature_K = 290
-duration_ps = 0.6
-"""
 DT = 0.01  # ps between synthetic frames
-SYSTEMS = ["ag55", pytest.param("ag28", marks=pytest.mark.skipif(
-    not AG29_DATA.is_file(), reason="mdkit/data/ag29_bdt12.xyz not there yet"))]
+SYSTEMS = ["ag55", "ag28"]
 
 
 @pytest.fixture(scope="module")
 def emt_run(tmp_path_factory):
-    """A real 0.6 ps EMT run of Ag54 (Ag55 with its centre vacant) at 290 K."""
+    """A real 0.6 ps EMT run of Ag54 (Ag55 with its centre vacant) from 290 K."""
     folder = tmp_path_factory.mktemp("emt")
-    (folder / "run.toml").write_text(SPEC)
-    return run(load_spec(folder / "run.toml"), progress=False)
+    return run(load_spec(make_spec(folder, seed=5)), progress=False)
 
 
 def write_universe(path, atoms, positions):
