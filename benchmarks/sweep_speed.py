@@ -4,6 +4,10 @@ Prints the wall-time ratio parallel/serial (target <= 0.6 on 2 cores) and the
 scheduling overhead per run: the wall time the cluster spends beyond the
 runs' own time, per run (target <= 1 % of a 1-minute run, 0.6 s).
 
+The serial baseline is run in two halves, one before and one after the Dask
+sweep, so that a machine slowing down or speeding up during the benchmark
+(these are shared machines) weighs on both sides of the ratio alike.
+
     python benchmarks/sweep_speed.py [--runs 40] [--ps 0.5]
 """
 
@@ -34,6 +38,14 @@ duration_ps = {ps}
 """
 
 
+def run_serially(members) -> float:
+    """Wall time (s) of running the members one after the other in this process."""
+    started = time.perf_counter()
+    for member in members:
+        ensemble.run_member(member["spec"])
+    return time.perf_counter() - started
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
@@ -44,10 +56,8 @@ def main():
         spec.write_text(SPEC.format(ps=args.ps))
         serial_folder = ensemble.expand(spec, {}, list(range(1, args.runs + 1)),
                                         Path(tmp) / "serial")
-        started = time.perf_counter()
-        for member in ensemble.sweep_members(serial_folder):
-            ensemble.run_member(member["spec"])
-        serial = time.perf_counter() - started
+        members = ensemble.sweep_members(serial_folder)
+        serial = run_serially(members[: len(members) // 2])
 
         parallel_folder = ensemble.expand(spec, {}, list(range(1, args.runs + 1)),
                                           Path(tmp) / "parallel")
@@ -57,6 +67,7 @@ def main():
         results = ensemble.run_sweep(parallel_folder, client, progress=False)
         parallel = time.perf_counter() - started
         client.close()
+        serial += run_serially(members[len(members) // 2:])
     in_tasks = sum(r["wall_s"] for r in results)
     overhead = (2 * parallel - in_tasks) / len(results)
     print(f"{args.runs} runs of {args.ps} ps GFN-FF on [Ag28(BDT)12]2-")
