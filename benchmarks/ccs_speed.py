@@ -91,7 +91,7 @@ def main():
           f"({100 * result['relative_error']:.3f} %), {result['n_samples']} trajectories")
     print(f"    wall {wall:.1f} s (target < 20 s), CPU {cpu:.1f} s, "
           f"max energy drift {result['diagnostics']['max_energy_drift']:.1e}, "
-          f"lost {result['diagnostics']['lost']}")
+          f"retried {result['diagnostics']['retried']}, lost {result['diagnostics']['lost']}")
 
     print("(2) time per 1000 trajectories against size (TM, N2, 8192 trajectories each)")
     sizes, costs = [], []
