@@ -245,6 +245,7 @@ def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]
     from mdkit import store
     from mdkit.analysis import RadiusOfGyration, ccs as ccsmod, plots
     from mdkit.analysis.snapshots import choose_frames
+    from mdkit.progress import ItemProgress
 
     universe = store.open_run(folder)
     sites = store.read_sites(folder)
@@ -253,13 +254,10 @@ def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]
     frames = list(choose_frames(rg.times, every_ps=every_ps))
     charges = store.read_charges(folder, frames)
 
-    def progress(done, total):
-        print(f"\rmdkit ccs: {folder.name} {done}/{total} snapshots", end="",
-              file=sys.stderr, flush=True)
-
-    results = ccsmod.ccs_of_frames(universe, frames, charges_per_frame=charges,
-                                   charge=sites.charge, progress=progress, **options)
-    print(file=sys.stderr)
+    with ItemProgress(f"mdkit ccs: {folder.name}", "snapshots", len(frames)) as bar:
+        results = ccsmod.ccs_of_frames(universe, frames, charges_per_frame=charges,
+                                       charge=sites.charge,
+                                       progress=lambda done, total: bar.advance(), **options)
     out = folder / "analysis"
     out.mkdir(exist_ok=True)
     rows = [{"frame": f, "time_ps": rg.times[f], "stage": thermo["stage_name"][f],
@@ -443,7 +441,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--error", type=float, default=0.01,
                    help="target relative statistical error (default 0.01)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--workers", type=int, help="threads (default: all cores)")
     p.add_argument("--params", help="TOML file overriding element parameters")
     p.set_defaults(func=cmd_ccs)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import tomli_w
 
 from mdkit.errors import MdkitError
+from mdkit.progress import ItemProgress
 from mdkit.protocol import load_spec
 from mdkit.store import member_status, sweep_members
 
@@ -248,7 +249,8 @@ def run_sweep(folder, client, analyze=None, mpi_ranks: int = 1,
 
     Finished members are skipped before anything is scheduled; failed ones
     are reported, not retried (their folder says why).  ``analyze`` is as
-    for :func:`run_member`.
+    for :func:`run_member`; ``progress`` as for :class:`~mdkit.progress.ItemProgress`
+    (None: a bar on a terminal, a line per run elsewhere; False: silent).
     """
     from dask.distributed import as_completed
 
@@ -260,36 +262,9 @@ def run_sweep(folder, client, analyze=None, mpi_ranks: int = 1,
     futures = [client.submit(run_member, str(m["spec"]), analyze, mpi_ranks, pure=False,
                              key=f"mdkit-{m['name']}") for m in todo]
     results = []
-    with _SweepProgress(len(futures), progress) as bar:
+    with ItemProgress("mdkit sweep", "runs", len(futures), progress) as bar:
         for future in as_completed(futures):
             results.append(future.result())
-            bar.advance(results[-1])
+            bar.advance(f"{results[-1]['name']} {results[-1]['status']} "
+                        f"({results[-1]['wall_s']:.1f} s)")
     return results
-
-
-class _SweepProgress:
-    def __init__(self, total: int, enabled: bool | None):
-        self.total, self.done = total, 0
-        self.live = sys.stderr.isatty() if enabled is None else enabled
-        self._bar = None
-
-    def __enter__(self):
-        if self.live and self.total:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._bar = Progress("runs", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-            self._bar.__enter__()
-            self._task = self._bar.add_task("", total=self.total)
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def advance(self, result: dict) -> None:
-        self.done += 1
-        if self._bar is not None:
-            self._bar.advance(self._task)
-        elif not self.live:
-            print(f"mdkit sweep: {self.done}/{self.total} {result['name']} {result['status']}"
-                  f" ({result['wall_s']:.1f} s)", file=sys.stderr, flush=True)
