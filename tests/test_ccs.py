@@ -242,3 +242,15 @@ def test_frames_of_a_universe_and_their_comparison():
     # a 10 % larger cluster: the area grows by ~ (1.1)^2 minus the fixed collision radius
     assert 8.0 < table[1]["difference_percent"] < 21.0
     assert table[1]["difference_error_percent"] > 0
+
+
+def test_trajectories_that_lose_energy_are_integrated_again(monkeypatch):
+    """With a 100x looser integrator many trajectories drift (some into false orbits, which
+    biases the CCS by several sigma); re-integrating every one whose energy drifts by more
+    than DRIFT_LIMIT, on the same samples, must land on the default result."""
+    ion, _ = build("mo6cl13")
+    reference = C.ccs(ion, method="tm", n_samples=32 * 512, seed=4)
+    monkeypatch.setattr(C, "TOLERANCE", 100 * C.TOLERANCE)
+    loose = C.ccs(ion, method="tm", n_samples=32 * 512, seed=4)
+    assert loose["diagnostics"]["retried"] > 0.1 * loose["diagnostics"]["trajectories"]
+    assert abs(loose["ccs_A2"] - reference["ccs_A2"]) < 0.25 * reference["error_A2"]
