@@ -39,7 +39,7 @@ import tomli_w
 
 from mdkit.errors import MdkitError
 from mdkit.progress import ItemProgress
-from mdkit.protocol import load_spec
+from mdkit.protocol import load_spec, spec_from_dict
 from mdkit.store import member_status, sweep_members
 
 SHORTHANDS = {"vacancy": "system.vacancy", "dope": "system.dope", "build": "system.build",
@@ -146,13 +146,14 @@ def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
     index = folder / "sweep.json"
     if index.exists() and json.loads(index.read_text()) != json.loads(json.dumps(record)):
         raise SweepError(f"{folder} holds a different sweep; give another --out or remove it.")
+    for member in members:  # every member must be valid before anything is written
+        spec_from_dict(member["data"], folder / "members" / f"{member['name']}.toml")
     (folder / "members").mkdir(parents=True, exist_ok=True)
     for member in members:
         path = folder / "members" / f"{member['name']}.toml"
         text = tomli_w.dumps(member["data"])
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-        load_spec(path)  # each member must be valid: fail before anything runs
     index.write_text(json.dumps(record, indent=1))
     return folder
 

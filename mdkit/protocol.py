@@ -156,9 +156,6 @@ def load_spec(path) -> RunSpec:
     RunSpecError
         Naming the file, the key and the valid choices.
     """
-    from mdkit.calculators import CALCULATORS
-    from mdkit.systems import SYSTEMS
-
     path = Path(path)
     if not path.is_file():
         raise RunSpecError(f"run spec {path} does not exist.")
@@ -166,6 +163,24 @@ def load_spec(path) -> RunSpec:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise RunSpecError(f"{path} is not valid TOML: {err}.") from None
+    return spec_from_dict(data, path)
+
+
+def spec_from_dict(data: dict, path) -> RunSpec:
+    """Validate a run spec already parsed from TOML, as if it were the file ``path``.
+
+    ``path`` names the spec in error messages, anchors a relative structure
+    file and places the run folder (beside it).
+
+    Raises
+    ------
+    RunSpecError
+        Naming the file, the key and the valid choices.
+    """
+    from mdkit.calculators import CALCULATORS
+    from mdkit.systems import SYSTEMS
+
+    path = Path(path)
     _check_keys(path, "the file", data, TOP_KEYS)
     for key in ("system", "calculator", "stages"):
         if key not in data:

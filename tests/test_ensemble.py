@@ -11,7 +11,7 @@ import tomllib
 import pytest
 
 from mdkit import ensemble, store
-from mdkit.protocol import load_spec
+from mdkit.protocol import RunSpecError, load_spec
 from test_md import make_spec
 
 
@@ -38,6 +38,10 @@ def test_expand_product_of_keys_and_seeds(tmp_path):
         ensemble.parse_vary(["vacancy"])
     with pytest.raises(ensemble.SweepError, match="does not fit"):
         ensemble.expand(spec, {"stages.9.duration_ps": [1]}, [], tmp_path / "x")
+    # a member that is not a valid run spec is named, and nothing is written
+    with pytest.raises(RunSpecError, match=r"seed-1\.toml: \[md\] has unknown key 'temperature_K'"):
+        ensemble.expand(spec, {"md.temperature_K": [290]}, [1], tmp_path / "y")
+    assert not (tmp_path / "y").exists()
 
 
 def test_sweep_runs_on_a_local_cluster(tmp_path):
