@@ -66,7 +66,7 @@ def main():
         started = time.perf_counter()
         results = ensemble.run_sweep(parallel_folder, client, progress=False)
         parallel = time.perf_counter() - started
-        client.close()
+        ensemble.shutdown(client)
         serial += run_serially(members[len(members) // 2:])
     in_tasks = sum(r["wall_s"] for r in results)
     overhead = (2 * parallel - in_tasks) / len(results)

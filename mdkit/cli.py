@@ -145,7 +145,7 @@ def cmd_sweep(args) -> None:
                                      mpi_ranks=args.mpi_ranks,
                                      progress=False if args.quiet else None)
     finally:
-        client.close()
+        ensemble.shutdown(client)
     failed = [r for r in results if r["status"] == "failed"]
     for result in failed:
         print(f"mdkit sweep: {result['name']} failed: {result['reason']}", file=sys.stderr)
@@ -232,7 +232,7 @@ def cmd_ccs(args) -> None:
                   f"{result['temperature_K']:g} K) = {result['ccs_A2']:.2f} ± "
                   f"{result['error_A2']:.2f} Å² ({result['charges']} charges)")
             continue
-        tables[target.name] = _ccs_of_run(target, args.every, options, csv)
+        tables[target.name] = _ccs_of_run(target, args.every, options, csv, args.quiet)
     if len(tables) > 1:
         rows = ccsmod.compare(tables)
         print(f"{'run':<28} {'mean CCS / Å²':>14} {'std':>8} {'vs first / %':>17}")
@@ -241,7 +241,7 @@ def cmd_ccs(args) -> None:
                   f"{row['difference_percent']:8.2f} ± {row['difference_error_percent']:.2f}")
 
 
-def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]:
+def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv, quiet: bool) -> list[dict]:
     from mdkit import store
     from mdkit.analysis import RadiusOfGyration, ccs as ccsmod, plots
     from mdkit.analysis.snapshots import choose_frames
@@ -254,7 +254,8 @@ def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv) -> list[dict]
     frames = list(choose_frames(rg.times, every_ps=every_ps))
     charges = store.read_charges(folder, frames)
 
-    with ItemProgress(f"mdkit ccs: {folder.name}", "snapshots", len(frames)) as bar:
+    with ItemProgress(f"mdkit ccs: {folder.name}", "snapshots", len(frames),
+                      False if quiet else None) as bar:
         results = ccsmod.ccs_of_frames(universe, frames, charges_per_frame=charges,
                                        charge=sites.charge,
                                        progress=lambda done, total: bar.advance(), **options)
@@ -424,7 +425,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mpi-ranks", type=int, default=1,
                    help="MPI ranks per run (GPAW); runs under mpiexec when > 1")
     p.add_argument("--no-analyze", action="store_true", help="do not analyse the runs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress (bar or lines)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("ccs", help="collision cross sections of a structure or along runs",
@@ -443,6 +444,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, help="threads (default: all cores)")
     p.add_argument("--params", help="TOML file overriding element parameters")
+    p.add_argument("--quiet", action="store_true", help="no progress (bar or lines)")
     p.set_defaults(func=cmd_ccs)
 
     p = sub.add_parser("energies", help="relaxed isomer, fragment-loss and reaction energies, "

@@ -228,6 +228,14 @@ def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=
                                dashboard_address=":0"))
 
 
+def shutdown(client) -> None:
+    """Close ``client`` and the cluster it was made with (a scheduler given by address stays)."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=None):
     """A dask-jobqueue SLURM or PBS cluster, scaled to ``jobs`` batch jobs."""
     try:

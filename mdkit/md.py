@@ -113,13 +113,15 @@ class _Progress:
 
     def __enter__(self):
         if self.live:
+            from rich.console import Console
             from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
                                        TimeRemainingColumn)
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
                                  TextColumn("{task.fields[ps]}"), TextColumn("{task.fields[rate]}"),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[thermo]}"), transient=False)
+                                 TextColumn("{task.fields[thermo]}"), transient=False,
+                                 console=Console(stderr=True))
             self._bar.__enter__()
             self._task = self._bar.add_task("", total=self.spec.total_steps, ps="", rate="",
                                             thermo="")

@@ -31,10 +31,12 @@ class ItemProgress:
 
     def __enter__(self):
         if self.bar and self.total:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-            self._progress = Progress(self.noun, BarColumn(), MofNCompleteColumn(),
-                                      TimeRemainingColumn())
+            label = f"{self.prefix.removeprefix('mdkit ')} {self.noun}"
+            self._progress = Progress(label, BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=Console(stderr=True))
             self._progress.__enter__()
             self._task = self._progress.add_task("", total=self.total)
         return self

@@ -55,7 +55,7 @@ def test_sweep_runs_on_a_local_cluster(tmp_path):
         assert len(client.scheduler_info()["workers"]) == 2
         results = ensemble.run_sweep(folder, client, analyze=analyze_member, progress=False)
     finally:
-        client.close()
+        ensemble.shutdown(client)
     assert sorted(r["name"] for r in results) == sorted(m["name"] for m in store.sweep_members(folder))
     assert all(r["status"] == "finished" for r in results)
     for member in store.sweep_members(folder):
@@ -145,7 +145,7 @@ duration_ps = 0.004
     try:
         results = ensemble.run_sweep(folder, client, mpi_ranks=2, progress=False)
     finally:
-        client.close()
+        ensemble.shutdown(client)
     assert [r["status"] for r in results] == ["finished"], results
     member = store.sweep_members(folder)[0]
     assert store.read_json(member["folder"] / "meta.json")["mpi_ranks"] == 2
