@@ -64,8 +64,8 @@ def main():
               f"{result['error_A2']:.2f} A^2 ({100 * result['relative_error']:.3f} %), "
               f"{result['n_samples']} trajectories")
         print(f"        wall {wall:.1f} s (target < 20 s), CPU {cpu:.1f} s, max energy drift "
-              f"{diagnostics['max_energy_drift']:.1e}, retried {diagnostics['retried']}, "
-              f"lost {diagnostics['lost']}")
+              f"{diagnostics['max_energy_drift']:.1e}, retried {diagnostics['retried']} "
+              f"(still drifting {diagnostics['still_drifting']}), lost {diagnostics['lost']}")
 
     print("(2) time per 1000 trajectories against size (TM, N2, 8192 trajectories each)")
     sizes, costs = [], []
