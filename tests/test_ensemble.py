@@ -1,6 +1,5 @@
 """Sweeps: expansion, a real LocalCluster run, and kill-and-relaunch."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,6 +7,7 @@ import sys
 import time
 import tomllib
 
+import dask
 import pytest
 
 from mdkit import ensemble, store
@@ -53,6 +53,9 @@ def test_sweep_runs_on_a_local_cluster(tmp_path):
     client = ensemble.client_for(n_workers=2)
     try:
         assert len(client.scheduler_info()["workers"]) == 2
+        # the workers run with the sweep settings (no 10 ms profiler sampling the runs)
+        profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert list(profiling.values()) == [False, False]
         results = ensemble.run_sweep(folder, client, analyze=analyze_member, progress=False)
     finally:
         ensemble.shutdown(client)
@@ -113,6 +116,12 @@ def test_slurm_cluster_job_script(tmp_path):
         cluster.close()
     assert "#SBATCH" in script and "02:00:00" in script
     assert "export OMP_NUM_THREADS=1" in script and "--nworkers 4" in script
+    # the batch job's workers get the sweep settings through DASK_* variables, read back by Dask
+    env = dict(line.removeprefix("export ").split("=", 1) for line in script.splitlines()
+               if line.startswith("export DASK_"))
+    config = dask.config.collect_env(env)
+    for key, value in ensemble.SWEEP_DASK_CONFIG.items():
+        assert dask.config.get(key, config=config) == value
 
 
 @pytest.mark.slow
