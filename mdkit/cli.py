@@ -77,10 +77,12 @@ def cmd_run(args) -> None:
     spec = load_spec(args.spec)  # validate before the heavy imports
     from mdkit.md import run
 
+    from mdkit.runfolder import RunFolder
+
     folder = run(spec, force=args.force, progress=False if args.quiet else None)
     print(f"mdkit run: {folder}")
-    if not args.no_analyze and (folder / "trajectory.nc").exists() \
-            and not (folder / "analysis" / "summary.json").exists():
+    done = RunFolder(folder)
+    if not args.no_analyze and done.finished and not done.output("summary.json").exists():
         try:
             _report(folder, residence_ps=0.5, formats=("png", "pdf"))
         except MdkitError as err:  # the run itself is fine; say why it was not analysed

@@ -20,14 +20,10 @@ readable.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
-import shutil
 import socket
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -47,15 +43,12 @@ from mdkit import store
 from mdkit.calculators import engine_for, engine_version, make_calculator
 from mdkit.errors import MdkitError
 from mdkit.protocol import RunSpec, Stage
+from mdkit.runfolder import RunFolder, RunStateError  # noqa: F401 (raised by run)
 from mdkit.systems import build, read_structure, write_structure
 
 
 class MDBlowUp(MdkitError):
     """The dynamics left physical ground (NaN energy, runaway temperature or drift)."""
-
-
-class RunStateError(MdkitError):
-    """A run folder that cannot be continued as asked."""
 
 
 def make_dynamics(stage: Stage, atoms, timestep_fs: float, rng, temperature_K: float):
@@ -164,69 +157,30 @@ def run(spec: RunSpec, force: bool = False, progress: bool | None = None) -> Pat
     ----------
     spec : RunSpec
     force : bool
-        Start afresh even if the folder holds a finished or failed run; the
-        old folder is kept, renamed with a time stamp.
+        Start afresh even if the folder holds a run; the old folder is kept,
+        renamed with a time stamp.
     progress : bool, optional
         Show a progress bar; default: only when stderr is a terminal.
+
+    Raises
+    ------
+    RunStateError
+        The folder cannot be continued as asked (see
+        :meth:`mdkit.runfolder.RunFolder.prepare`); nothing in it was changed.
     """
-    with _exclusive(spec.folder):
-        return _run_locked(spec, force, progress)
-
-
-@contextmanager
-def _exclusive(folder: Path):
-    """Hold a lock beside the run folder while a process works on it.
-
-    A second ``mdkit run`` of the same spec (or an orphaned sweep worker)
-    waits for the first instead of writing into the same folder; the
-    operating system releases the lock when its holder dies, even by SIGKILL.
-    """
-    if world.rank != 0:
-        yield
-        return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.with_name(f".{folder.name}.lock"), "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"mdkit run: {folder} is in use by another process; waiting for it",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _run_locked(spec: RunSpec, force: bool, progress) -> Path:
-    folder = spec.folder
-    meta_path = folder / "meta.json"
-    previous = store.read_json(meta_path) if meta_path.exists() else None
-    if previous and force:
-        kept = folder.with_name(f"{folder.name}.{datetime.now():%Y%m%d-%H%M%S}")
-        if world.rank == 0:
-            shutil.move(folder, kept)
-        world.barrier()
-        print(f"mdkit run: kept the previous run as {kept}", file=sys.stderr)
-        previous = None
-    elif previous and previous["status"] == "finished":
-        print(f"mdkit run: {folder} is already finished ({previous['n_frames']} frames); "
-              "nothing to do (--force starts a fresh run).", file=sys.stderr)
-        return folder
-    elif previous and previous["status"] == "failed":
-        raise RunStateError(f"the run in {folder} failed earlier ({previous.get('reason')}); "
-                            "change the spec and start again with --force.")
-    if previous:
-        resolved = store.read_json(folder / "spec.json")
-        current = json.loads(json.dumps(spec.to_dict()))
-        if {k: v for k, v in resolved.items() if k != "path"} != \
-                {k: v for k, v in current.items() if k != "path"}:
-            raise RunStateError(f"{spec.path} has changed since the run in {folder} started; "
-                                "resume it with the old spec or start afresh with --force.")
-    checkpoint = store.load_checkpoint(folder) if previous else None
-    return _Runner(spec, checkpoint, previous, progress).run()
+    folder = RunFolder(spec.folder)
+    with folder.lock():
+        action, previous, checkpoint = folder.prepare(spec, force)
+        if action == "finished":
+            print(f"mdkit run: {folder.path} is already finished ({previous['n_frames']} "
+                  "frames); nothing to do (--force starts a fresh run).", file=sys.stderr)
+            return folder.path
+        return _Runner(spec, folder, checkpoint, previous, progress).run()
 
 
 class _Runner:
-    def __init__(self, spec: RunSpec, checkpoint, previous, progress):
-        self.spec, self.folder = spec, spec.folder
+    def __init__(self, spec: RunSpec, folder: RunFolder, checkpoint, previous, progress):
+        self.spec, self.run_folder, self.folder = spec, folder, folder.path
         self.progress_enabled = progress
         if checkpoint is None:
             atoms, sites = prepare_structure(spec)
@@ -254,7 +208,9 @@ class _Runner:
             self.rng.bit_generator.state = checkpoint["rng"]
             self.step, n_frames = int(checkpoint["step"]), int(checkpoint["n_frames"])
             self.thermostat_state = checkpoint
-            store.truncate(self.folder, n_frames)
+            folder.discard_after(n_frames)
+            if not self.meta:  # meta.json was lost: written again, saying so
+                self.meta = {**_meta(spec, "running"), "meta_rebuilt": _now()}
             self.meta.setdefault("resumed_at_ps", []).append(
                 self.step * spec.timestep_fs / 1000)
         self.writer = store.TrajectoryWriter(self.folder, len(atoms),
@@ -262,16 +218,8 @@ class _Runner:
         self.wall_before = float(self.meta.get("wall_s", 0.0))
 
     def _start_fresh(self, atoms, sites):
-        folder, spec = self.folder, self.spec
-        if world.rank == 0:
-            if folder.exists():  # a run killed before its first checkpoint
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            shutil.copyfile(spec.path, folder / "spec.toml")
-            sites.save(folder / "sites.json")
-        world.barrier()
-        write_structure(folder / "topology.xyz", atoms, sites)  # ase.io writes on rank 0 itself
-        store.write_json(folder / "spec.json", spec.to_dict())
+        spec = self.spec
+        self.run_folder.start(spec, atoms, sites, write_structure)
         first = spec.stages[0]
         temperature = 0.0 if first.thermostat == "nve" else first.temperature_K[0]
         thermalize_momenta(atoms, temperature_K=temperature, rng=self.rng)
@@ -280,7 +228,7 @@ class _Runner:
             ZeroRotation(atoms)
         self.thermostat_state = {}
         self.meta = {**_meta(spec, "running"), "started": _now(), "n_frames": 0}
-        store.write_json(folder / "meta.json", self.meta)
+        self.run_folder.write_meta(self.meta)
 
     def run(self) -> Path:
         spec = self.spec
@@ -298,7 +246,8 @@ class _Runner:
             self._write_meta("failed", reason=str(err))
             raise
         self._checkpoint(None)
-        store.concatenate(self.folder)
+        n_frames = self.writer.n_frames
+        self.run_folder.join(n_frames, np.arange(n_frames) * spec.stride_fs / 1000)
         self._write_meta("finished", ended=_now())
         return self.folder
 
@@ -361,7 +310,7 @@ class _Runner:
             self.step = dyn.nsteps
             self.thermostat_state = _thermostat_state(dyn)
         self.writer.flush()
-        store.save_checkpoint(self.folder, {
+        self.run_folder.save_checkpoint({
             "step": self.step, "n_frames": self.writer.n_frames,
             "rng": self.rng.bit_generator.state,
             "positions": self.atoms.get_positions(), "momenta": self.atoms.get_momenta(),
@@ -372,4 +321,4 @@ class _Runner:
         wall = self.wall_before + time.perf_counter() - self.clock
         self.meta.update(status=status, n_frames=self.writer.n_frames, steps_done=self.step,
                          wall_s=round(wall, 3), **extra)
-        store.write_json(self.folder / "meta.json", self.meta)
+        self.run_folder.write_meta(self.meta)

@@ -19,13 +19,14 @@ Frames reach disk at checkpoints, in this order: the segment (written under
 a temporary name, then renamed), the thermo rows, the checkpoint (renamed
 into place).  A run killed at any moment therefore has a checkpoint that
 matches whole segments; anything written after it is dropped on resume.
-Only MPI rank 0 writes.
+The folder's life (creation, lock, checkpoints, the verified join, what may
+be deleted) belongs to :class:`mdkit.runfolder.RunFolder`; this module
+writes frames and reads them back.  Only MPI rank 0 writes.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -35,10 +36,11 @@ from ase.parallel import world
 from ase.units import fs
 from MDAnalysis.core.topologyattrs import AtomAttr, AtomStringAttr
 
-from mdkit.errors import MdkitError
+from mdkit.runfolder import (RunFolder, RunFolderError, load_checkpoint,  # noqa: F401
+                             SEGMENTS, member_status, read_json, sweep_members,
+                             write_json)
 from mdkit.sites import SiteMap
 
-SEGMENTS = "segments"
 THERMO_COLUMNS = ("frame", "step", "time_ps", "stage", "stage_name", "temperature_K",
                   "potential_eV", "kinetic_eV", "total_eV")
 #: Per-frame NetCDF variables beside AMBER's own: name -> (unit, thermo column).
@@ -48,10 +50,6 @@ FRAME_DATA = {"stage": ("index into spec.json stages", "stage"),
               "total_energy": ("eV", "total_eV")}
 #: ASE velocity (Å per ASE time unit) to Å/ps.
 VELOCITY_TO_A_PER_PS = 1000.0 * fs
-
-
-class RunFolderError(MdkitError):
-    """A run folder that is missing, incomplete or damaged."""
 
 
 # MDAnalysis registers TopologyAttr subclasses by attrname when they are defined,
@@ -66,26 +64,6 @@ class Sites(AtomAttr):
     """Site index of each atom (-1 for atoms on no site)."""
 
     attrname, singular, dtype = "sites", "site", int
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    os.replace(tmp, final)
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    if world.rank != 0:
-        return
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    _replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise RunFolderError(f"{path} cannot be read ({err}).") from None
 
 
 class TrajectoryWriter:
@@ -141,7 +119,7 @@ class TrajectoryWriter:
             final = self.folder / SEGMENTS / f"{first:09d}.nc"
             tmp = final.with_suffix(".nc.tmp")
             self._write_segment(tmp)
-            _replace(tmp, final)
+            os.replace(tmp, final)
             thermo = self.folder / "thermo.csv"
             new = not thermo.exists()
             with thermo.open("a", newline="") as handle:
@@ -200,88 +178,7 @@ def read_charges(folder: Path, frames) -> np.ndarray | None:
 
 
 def segments(folder: Path) -> list[Path]:
-    return sorted((Path(folder) / SEGMENTS).glob("*.nc"))
-
-
-def truncate(folder: Path, n_frames: int) -> None:
-    """Drop frames from ``n_frames`` on (written after the last checkpoint)."""
-    folder = Path(folder)
-    if world.rank != 0:
-        return
-    for path in (folder / SEGMENTS).glob("*.nc*"):
-        if path.name.endswith(".tmp") or int(path.name.split(".")[0]) >= n_frames:
-            path.unlink()
-    thermo = folder / "thermo.csv"
-    if thermo.exists():
-        with thermo.open(newline="") as handle:
-            # rows are appended in frame order, so the committed ones come first; a row
-            # cut short by a kill may still parse, so select by position, not content
-            rows = list(csv.DictReader(handle))[:n_frames]
-        tmp = thermo.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, THERMO_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        _replace(tmp, thermo)
-
-
-def concatenate(folder: Path) -> Path:
-    """Join the segments into ``trajectory.nc`` and remove them."""
-    import netCDF4
-
-    folder = Path(folder)
-    parts = segments(folder)
-    final = folder / "trajectory.nc"
-    if world.rank != 0 or (not parts and final.exists()):  # joined before a kill
-        return final
-    if not parts:
-        raise RunFolderError(f"{folder} has no trajectory segments to join.")
-    tmp = folder / "trajectory.nc.tmp"
-    with netCDF4.Dataset(parts[0]) as first, \
-            netCDF4.Dataset(tmp, "w", format=first.data_model) as out:
-        out.setncatts({k: first.getncattr(k) for k in first.ncattrs()})
-        for name, dim in first.dimensions.items():
-            out.createDimension(name, None if dim.isunlimited() else len(dim))
-        for name, var in first.variables.items():
-            new = out.createVariable(name, var.dtype, var.dimensions)
-            new.setncatts({k: var.getncattr(k) for k in var.ncattrs()})
-            if "frame" not in var.dimensions:
-                new[:] = var[:]
-        start = 0
-        for part in parts:
-            with netCDF4.Dataset(part) as data:
-                n = len(data.dimensions["frame"])
-                for name, var in data.variables.items():
-                    if "frame" in var.dimensions:
-                        out.variables[name][start:start + n] = var[:]
-                start += n
-    _replace(tmp, final)
-    for part in parts:
-        part.unlink()
-    return final
-
-
-def save_checkpoint(folder: Path, state: dict) -> None:
-    """Write the checkpoint atomically; ``state`` values are arrays or JSON-able."""
-    if world.rank != 0:
-        return
-    path = Path(folder) / "checkpoint.npz"
-    tmp = Path(folder) / "checkpoint.tmp.npz"
-    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-    scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-    np.savez(tmp, _json=np.array(json.dumps(scalars)), **arrays)
-    _replace(tmp, path)
-
-
-def load_checkpoint(folder: Path) -> dict | None:
-    """The last checkpoint, or None if the run never reached one."""
-    path = Path(folder) / "checkpoint.npz"
-    if not path.exists():
-        return None
-    with np.load(path) as data:
-        state = json.loads(str(data["_json"]))
-        state.update({k: data[k] for k in data.files if k != "_json"})
-    return state
+    return RunFolder(folder).segments()
 
 
 def read_thermo(folder: Path) -> dict[str, np.ndarray]:
@@ -289,32 +186,20 @@ def read_thermo(folder: Path) -> dict[str, np.ndarray]:
     path = Path(folder) / "thermo.csv"
     if not path.exists():
         raise RunFolderError(f"{folder} has no thermo.csv: the run has not written a frame.")
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return {c: np.array([r[c] for r in rows], dtype=str if c == "stage_name" else
-                        int if c in ("frame", "step", "stage") else float)
-            for c in THERMO_COLUMNS}
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return {c: np.array([r[c] for r in rows], dtype=str if c == "stage_name" else
+                            int if c in ("frame", "step", "stage") else float)
+                for c in THERMO_COLUMNS}
+    except (OSError, KeyError, TypeError, ValueError, csv.Error) as err:
+        raise RunFolderError(f"{path} is damaged ({type(err).__name__}: {err}); its columns "
+                             f"must be {', '.join(THERMO_COLUMNS)}.") from None
 
 
 def read_sites(folder: Path) -> SiteMap:
+    RunFolder(folder).require_run()
     return SiteMap.load(Path(folder) / "sites.json")
-
-
-def sweep_members(folder) -> list[dict]:
-    """The members of a sweep: name, varied values, spec path and run folder."""
-    folder = Path(folder)
-    index = folder / "sweep.json"
-    if not index.exists():
-        raise RunFolderError(f"{folder} is not a sweep folder (no sweep.json).")
-    record = json.loads(index.read_text())
-    return [{**m, "spec": folder / "members" / f"{m['name']}.toml",
-             "folder": folder / "members" / m["name"]} for m in record["members"]]
-
-
-def member_status(member: dict) -> str:
-    """``finished``, ``failed``, ``running`` (started, resumable) or ``pending``."""
-    meta = Path(member["folder"]) / "meta.json"
-    return json.loads(meta.read_text())["status"] if meta.exists() else "pending"
 
 
 def open_run(folder) -> mda.Universe:
@@ -327,17 +212,19 @@ def open_run(folder) -> mda.Universe:
     from ase.data import atomic_masses, atomic_numbers
 
     folder = Path(folder)
+    RunFolder(folder).require_run()
     topology = folder / "topology.xyz"
-    if not topology.exists():
-        raise RunFolderError(f"{folder} is not a run folder (no topology.xyz); "
-                             "give the folder `mdkit run` created beside the spec.")
     trajectory = folder / "trajectory.nc"
     parts = [trajectory] if trajectory.exists() else segments(folder)
     if not parts:
         raise RunFolderError(f"{folder} has no trajectory yet: the run has not reached "
                              "its first checkpoint.")
-    universe = mda.Universe(str(topology), [str(p) for p in parts] if len(parts) > 1
-                            else str(parts[0]), topology_format="XYZ", format="NCDF")
+    try:
+        universe = mda.Universe(str(topology), [str(p) for p in parts] if len(parts) > 1
+                                else str(parts[0]), topology_format="XYZ", format="NCDF")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as err:
+        raise RunFolderError(f"{folder} cannot be read ({type(err).__name__}: {err}); is "
+                             "trajectory.nc or topology.xyz damaged?") from None
     symbols = [str(n) for n in universe.atoms.names]
     universe.add_TopologyAttr("elements", symbols)
     universe.add_TopologyAttr("types", symbols)

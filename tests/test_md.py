@@ -14,6 +14,7 @@ import pytest
 from mdkit import store
 from mdkit.md import MDBlowUp, RunStateError, run
 from mdkit.protocol import load_spec
+from mdkit.runfolder import RunFolder
 
 SPEC = """
 [system]
@@ -112,7 +113,7 @@ def test_changed_spec_refuses_to_resume(tmp_path):
     meta = store.read_json(folder / "meta.json")
     store.write_json(folder / "meta.json", {**meta, "status": "running"})
     path.write_text(path.read_text().replace("seed = 3", "seed = 4"))
-    with pytest.raises(RunStateError, match="has changed since the run"):
+    with pytest.raises(RunStateError, match="differs from the spec the run"):
         run(load_spec(path), progress=False)
 
 
@@ -198,6 +199,6 @@ def test_truncate_drops_a_row_cut_short_by_a_kill(tmp_path):
     thermo = folder / "thermo.csv"
     lines = thermo.read_text().splitlines()
     thermo.write_text("\n".join(lines[:4]) + "\n4")  # header, frames 0-2, a cut row
-    store.truncate(folder, 3)
+    RunFolder(folder).discard_after(3)
     assert store.read_thermo(folder)["frame"].tolist() == [0, 1, 2]
 

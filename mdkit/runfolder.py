@@ -1,0 +1,555 @@
+"""The one owner of a run folder's layout and life: :class:`RunFolder`.
+
+Rules the code below keeps (and ``tests/test_faults.py`` checks):
+
+* mdkit deletes only files it wrote and can name: segments of its own
+  trajectory once the joined ``trajectory.nc`` has been verified, segments
+  written after the last checkpoint (they are written again, bit for bit,
+  on resume), and its own temporary files.  A folder is never removed.
+* A folder mdkit did not make (no :data:`MARKER` and no ``meta.json``) is
+  never written into unless it is empty; ``--force`` moves a run folder
+  aside under a time-stamped name, it never deletes one.
+* Every file is written under a temporary name and renamed into place, so
+  a kill leaves either the previous version or the new one.
+* A missing or damaged checkpoint, segment or trajectory never discards
+  frames on disk: the folder is left as it is and the error says what is
+  there and how to continue (``--force`` moves it aside).
+* "Is this the same spec?" compares the resolved spec by content, never
+  the path it was given by.
+
+Only MPI rank 0 touches the disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from ase.parallel import world
+
+from mdkit.errors import MdkitError
+
+#: Written first into every folder mdkit creates; says the folder is mdkit's.
+MARKER = ".mdkit-run"
+SEGMENTS = "segments"
+ANALYSIS = "analysis"
+#: Files of the layout, named in error messages and in the README.
+LAYOUT = ("spec.toml", "spec.json", "topology.xyz", "sites.json", "trajectory.nc",
+          "thermo.csv", "checkpoint.npz", "meta.json")
+
+
+class RunFolderError(MdkitError):
+    """A run folder that is missing, incomplete, damaged or not mdkit's."""
+
+
+class RunStateError(MdkitError):
+    """A run folder that cannot be continued as asked."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; rename it into place on success.
+
+    On an exception the temporary file (ours: the name is made here) is
+    removed and ``path`` keeps its previous content.  The temporary name keeps
+    the suffix, so writers that choose the format by extension still work.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (rank 0 only)."""
+    if world.rank == 0:
+        write_text(Path(path), json.dumps(data, indent=1, default=str))
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise RunFolderError(f"{path} cannot be read ({err}).") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path} does not hold a JSON object.")
+    return data
+
+
+def _segment_frames(path: Path) -> tuple[int, np.ndarray]:
+    """Frame count and times (ps) of a NetCDF file; RunFolderError if unreadable."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as data:
+            times = np.asarray(data["time"][:], dtype=float)
+            n = len(data.dimensions["frame"])
+            data["coordinates"][n - 1] if n else None  # the last frame must be readable
+    except (OSError, KeyError, IndexError, RuntimeError, ValueError) as err:
+        raise RunFolderError(f"{path} is damaged ({err}).") from None
+    if len(times) != n:
+        raise RunFolderError(f"{path} is damaged: {n} frames but {len(times)} times.")
+    return n, times
+
+
+class RunFolder:
+    """A run folder: where its files are, what state it is in, how it changes.
+
+    Parameters
+    ----------
+    path : path
+        The folder (it need not exist yet).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunFolder({str(self.path)!r})"
+
+    def __truediv__(self, name):
+        return self.path / name
+
+    # -- layout -------------------------------------------------------------------------
+    @property
+    def trajectory(self) -> Path:
+        return self.path / "trajectory.nc"
+
+    @property
+    def thermo(self) -> Path:
+        return self.path / "thermo.csv"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.npz"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    def segments(self) -> list[Path]:
+        """The trajectory segments written so far, in frame order."""
+        return sorted((self.path / SEGMENTS).glob("[0-9]*.nc"))
+
+    def output(self, name: str) -> Path:
+        """Where the named analysis output lives (``analysis/NAME``)."""
+        return self.path / ANALYSIS / name
+
+    @contextmanager
+    def writing(self, name: str):
+        """Yield a temporary path for output ``name``; it replaces the old one on success."""
+        target = self.output(name)
+        target.parent.mkdir(exist_ok=True)
+        with atomic_path(target) as tmp:
+            yield tmp
+
+    # -- state --------------------------------------------------------------------------
+    def is_mdkits(self) -> bool:
+        """True when mdkit made this folder (its marker, or a meta.json mdkit wrote)."""
+        if (self.path / MARKER).is_file():
+            return True
+        try:
+            return "mdkit" in read_json(self.meta_path)
+        except RunFolderError:
+            return False
+
+    @property
+    def meta(self) -> dict | None:
+        """meta.json, or None when it is missing or unreadable."""
+        try:
+            return read_json(self.meta_path)
+        except RunFolderError:
+            return None
+
+    @property
+    def status(self) -> str:
+        """``finished``, ``failed``, ``running`` (started, resumable) or ``pending``."""
+        meta = self.meta
+        if meta is not None:
+            return str(meta.get("status", "running"))
+        return "running" if self.checkpoint_path.exists() else "pending"
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished" and self.trajectory.exists()
+
+    def require_run(self) -> None:
+        """Raise RunFolderError unless this is a run folder with frames to read."""
+        if not self.path.is_dir():
+            raise RunFolderError(f"run folder {self.path} does not exist.")
+        if not (self.path / "topology.xyz").is_file():
+            raise RunFolderError(f"{self.path} is not a run folder (no topology.xyz); "
+                                 "give the folder `mdkit run` created beside the spec.")
+
+    # -- life ---------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, waiting_message: str = "mdkit run"):
+        """Hold a lock beside the folder while this process works on it.
+
+        A second process on the same folder waits; the operating system
+        releases the lock when its holder dies, even by SIGKILL.  The lock
+        file is opened for appending, so an existing file of that name is
+        never truncated.
+        """
+        if world.rank != 0:
+            yield
+            return
+        where = self.path.resolve()
+        if not where.parent.is_dir():
+            where.parent.mkdir(parents=True)
+        with open(where.with_name(f".{where.name}.lock"), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"{waiting_message}: {self.path} is in use by another process; "
+                      "waiting for it", file=sys.stderr, flush=True)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def move_aside(self) -> Path:
+        """Rename the folder to ``NAME.YYYYmmdd-HHMMSS`` (never deletes); returns the new path."""
+        stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+        kept = self.path.with_name(f"{self.path.name}.{stamp}")
+        number = 1
+        while kept.exists():
+            number += 1
+            kept = self.path.with_name(f"{self.path.name}.{stamp}-{number}")
+        if world.rank == 0:
+            self.path.rename(kept)
+        world.barrier()
+        return kept
+
+    def prepare(self, spec, force: bool = False) -> tuple[str, dict | None, dict | None]:
+        """Decide how a run of ``spec`` goes on in this folder, without touching a frame.
+
+        Returns
+        -------
+        (action, meta, checkpoint)
+            ``action`` is ``"fresh"`` (start at 0 ps), ``"resume"`` (from
+            ``checkpoint``) or ``"finished"`` (nothing to do).
+
+        Raises
+        ------
+        RunStateError
+            The folder is not mdkit's, holds another spec, failed earlier, or
+            holds frames it cannot continue exactly; the message says what is
+            there and how to go on.
+        """
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise RunStateError(f"{path} is a file, not a run folder; name another folder "
+                                "with [output] folder = \"...\" in the spec.")
+        if not path.exists() or not any(path.iterdir()):
+            return "fresh", None, None
+        if not self.is_mdkits():
+            raise RunStateError(
+                f"{path} exists and was not made by mdkit run (it has no {MARKER} or "
+                "meta.json); mdkit does not write into folders it did not make: move it "
+                "away or name another folder with [output] folder = \"...\" in the spec.")
+        if force:
+            kept = self.move_aside()
+            print(f"mdkit run: kept the previous run as {kept}", file=sys.stderr)
+            return "fresh", None, None
+        meta = self.meta
+        if meta is None and self.meta_path.exists():
+            print(f"mdkit run: {self.meta_path} is damaged; it will be written again from "
+                  "the checkpoint", file=sys.stderr)
+        if meta is not None and meta.get("status") == "failed":
+            raise RunStateError(f"the run in {path} failed earlier ({meta.get('reason')}); "
+                                "change the spec and start again with --force (the old "
+                                "folder is kept).")
+        frames_on_disk = bool(self.segments()) or self.trajectory.exists()
+        self._check_same_spec(spec, frames_on_disk)
+        if meta is not None and meta.get("status") == "finished" and self.trajectory.exists():
+            return "finished", meta, None
+        checkpoint, problem = self._read_checkpoint()
+        if checkpoint is None:
+            committed = 0 if meta is None else int(meta.get("n_frames", 0))
+            if frames_on_disk and (meta is None or committed > 0 or problem != "missing"):
+                raise RunStateError(self._cannot_continue(f"its checkpoint.npz is {problem}"))
+            # killed before its first checkpoint: what is there is started afresh in place
+            return "fresh", None, None
+        self._check_frames(int(checkpoint["n_frames"]))
+        return "resume", meta, checkpoint
+
+    def _check_same_spec(self, spec, frames_on_disk: bool) -> None:
+        try:
+            resolved = read_json(self.path / "spec.json")
+        except RunFolderError as err:
+            if frames_on_disk:
+                raise RunStateError(f"{err} Without it mdkit cannot tell whether "
+                                    f"{spec.path} is the spec this run was started with; "
+                                    "--force moves the folder aside and starts afresh.") from None
+            return
+        if _comparable(resolved) != _comparable(json.loads(json.dumps(spec.to_dict()))):
+            raise RunStateError(f"{spec.path} differs from the spec the run in {self.path} was "
+                                "started with (its spec.json); resume it with that spec or "
+                                "start afresh with --force (the old folder is kept).")
+
+    def _read_checkpoint(self) -> tuple[dict | None, str]:
+        if not self.checkpoint_path.exists():
+            return None, "missing"
+        try:
+            return load_checkpoint(self.path), ""
+        except RunFolderError as err:
+            return None, f"damaged ({err})"
+
+    def _cannot_continue(self, why: str) -> str:
+        frames = sum(_count(p) for p in self.segments())
+        joined = _count(self.trajectory) if self.trajectory.exists() else 0
+        held = f"{max(frames, joined)} frames" if max(frames, joined) else "frames"
+        return (f"{self.path} holds {held} on disk but {why}, so the run cannot continue "
+                f"exactly; nothing was changed.  `mdkit analyze {self.path}` reads the frames "
+                "that are there; `mdkit run --force` moves the folder aside and starts afresh.")
+
+    def _check_frames(self, n_frames: int) -> None:
+        """The frames the checkpoint counts must all be on disk, readable."""
+        if self.trajectory.exists():
+            try:
+                n, _ = _segment_frames(self.trajectory)
+            except RunFolderError:
+                n = -1
+            if n == n_frames:
+                return
+            if not self.segments():
+                raise RunStateError(self._cannot_continue(
+                    f"trajectory.nc is damaged or short (the checkpoint counts {n_frames} "
+                    "frames)"))
+        start = 0
+        for part in self.segments():
+            first = int(part.name.split(".")[0])
+            if first >= n_frames:
+                break
+            try:
+                n, _ = _segment_frames(part)
+            except RunFolderError as err:
+                raise RunStateError(self._cannot_continue(str(err)[:-1])) from None
+            if first != start:
+                raise RunStateError(self._cannot_continue(
+                    f"the segment with frame {start} is missing"))
+            start += n
+        if start < n_frames:
+            raise RunStateError(self._cannot_continue(
+                f"its segments hold {start} of the {n_frames} frames the checkpoint counts"))
+
+    def start(self, spec, atoms, sites, write_structure) -> None:
+        """Make (or reuse, when killed before its first checkpoint) the folder for a fresh run.
+
+        Writes the marker first, then spec.toml, sites.json, topology.xyz and
+        spec.json; frames left from before the first checkpoint are dropped
+        (they are written again identically).
+        """
+        if world.rank == 0:
+            self.path.mkdir(parents=True, exist_ok=True)
+            write_json(self.path / MARKER, {"made_by": "mdkit run", "created": now()})
+            write_text(self.path / "spec.toml", Path(spec.path).read_text())
+            with atomic_path(self.path / "sites.json") as tmp:
+                sites.save(tmp)
+            self.discard_after(0)
+        world.barrier()
+        with atomic_path(self.path / "topology.xyz") as tmp:  # ase.io writes on rank 0 itself
+            write_structure(tmp, atoms, sites)
+        write_json(self.path / "spec.json", spec.to_dict())
+
+    def write_meta(self, meta: dict) -> None:
+        write_json(self.meta_path, meta)
+
+    def save_checkpoint(self, state: dict) -> None:
+        """Write the checkpoint atomically; ``state`` values are arrays or JSON-able."""
+        if world.rank != 0:
+            return
+        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+        scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+        with atomic_path(self.checkpoint_path) as tmp:
+            np.savez(tmp, _json=np.array(json.dumps(scalars)), **arrays)
+
+    def discard_after(self, n_frames: int) -> None:
+        """Drop frames from ``n_frames`` on: written after the last checkpoint, they are
+        written again on resume.  Only segments and thermo rows mdkit wrote are touched."""
+        if world.rank != 0:
+            return
+        from mdkit.store import THERMO_COLUMNS
+
+        for path in (self.path / SEGMENTS).glob("*.nc*"):
+            stem = path.name.split(".")[0]
+            if path.name.endswith(".tmp") or (stem.isdigit() and int(stem) >= n_frames):
+                path.unlink()
+        if self.thermo.exists():
+            with self.thermo.open(newline="") as handle:
+                # rows are appended in frame order, so the committed ones come first; a row
+                # cut short by a kill may still parse, so select by position, not content
+                rows = list(csv.DictReader(handle))[:n_frames]
+            if len(rows) < n_frames:
+                raise RunStateError(self._cannot_continue(
+                    f"thermo.csv holds {len(rows)} of the {n_frames} rows the checkpoint "
+                    "counts"))
+            with atomic_path(self.thermo) as tmp, tmp.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, THERMO_COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def join(self, n_frames: int, times_ps: np.ndarray) -> Path:
+        """Join the segments into trajectory.nc, verify it, then remove the segments.
+
+        ``n_frames`` and ``times_ps`` are the checkpoint's record; the joined
+        file must hold exactly those frames at those times before any segment
+        goes.  A trajectory.nc left by a kill after its rename is verified the
+        same way and kept.
+        """
+        if world.rank != 0:
+            return self.trajectory
+        if not (self.trajectory.exists() and self._verified(self.trajectory, n_frames,
+                                                             times_ps)):
+            parts = [p for p in self.segments() if int(p.name.split(".")[0]) < n_frames]
+            if not parts:
+                raise RunFolderError(self._cannot_continue("it has no segments to join"))
+            with atomic_path(self.trajectory) as tmp:
+                _concatenate(parts, tmp)
+                if not self._verified(tmp, n_frames, times_ps):
+                    raise RunFolderError(self._cannot_continue(
+                        "its segments do not join into the frames the checkpoint counts"))
+        for part in self.segments():
+            part.unlink()
+        segments = self.path / SEGMENTS
+        if segments.is_dir() and not any(segments.iterdir()):
+            segments.rmdir()
+        return self.trajectory
+
+    @staticmethod
+    def _verified(path: Path, n_frames: int, times_ps) -> bool:
+        try:
+            n, times = _segment_frames(path)
+        except RunFolderError:
+            return False
+        return n == n_frames and np.allclose(times, times_ps, rtol=1e-6, atol=1e-9)
+
+
+def _comparable(resolved: dict) -> dict:
+    """The resolved spec without the paths it was given by."""
+    return {k: v for k, v in resolved.items() if k not in ("path", "folder")}
+
+
+def _count(path: Path) -> int:
+    try:
+        return _segment_frames(path)[0]
+    except RunFolderError:
+        return 0
+
+
+def _concatenate(parts: list[Path], out_path: Path) -> None:
+    import netCDF4
+
+    with netCDF4.Dataset(parts[0]) as first, \
+            netCDF4.Dataset(out_path, "w", format=first.data_model) as out:
+        out.setncatts({k: first.getncattr(k) for k in first.ncattrs()})
+        for name, dim in first.dimensions.items():
+            out.createDimension(name, None if dim.isunlimited() else len(dim))
+        for name, var in first.variables.items():
+            new = out.createVariable(name, var.dtype, var.dimensions)
+            new.setncatts({k: var.getncattr(k) for k in var.ncattrs()})
+            if "frame" not in var.dimensions:
+                new[:] = var[:]
+        start = 0
+        for part in parts:
+            with netCDF4.Dataset(part) as data:
+                n = len(data.dimensions["frame"])
+                for name, var in data.variables.items():
+                    if "frame" in var.dimensions and name in out.variables:
+                        out.variables[name][start:start + n] = var[:]
+                start += n
+
+
+def load_checkpoint(folder) -> dict | None:
+    """The last checkpoint, or None if the run never reached one.
+
+    Raises
+    ------
+    RunFolderError
+        The file is there but truncated or not a checkpoint.
+    """
+    path = Path(folder) / "checkpoint.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            state = json.loads(str(data["_json"]))
+            state.update({k: data[k] for k in data.files if k != "_json"})
+    except Exception as err:  # numpy and zipfile raise many types for a damaged file
+        raise RunFolderError(f"{path} cannot be read ({type(err).__name__}: {err}).") from None
+    for key in ("step", "n_frames", "rng", "positions", "momenta"):
+        if key not in state:
+            raise RunFolderError(f"{path} is not an mdkit checkpoint (no {key!r}).")
+    return state
+
+
+# -- sweeps -------------------------------------------------------------------------------
+class SweepFolder:
+    """A sweep folder: ``sweep.json`` (the index), ``members/NAME.toml`` and ``members/NAME/``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.index = self.path / "sweep.json"
+
+    def record(self) -> dict:
+        if not self.index.exists():
+            raise RunFolderError(f"{self.path} is not a sweep folder (no sweep.json).")
+        record = read_json(self.index)
+        if not isinstance(record.get("members"), list) or "vary" not in record:
+            raise RunFolderError(f"{self.index} is not an mdkit sweep index (no members).")
+        return record
+
+    def members(self) -> list[dict]:
+        """The members: name, varied values, spec path and run folder."""
+        return [{**m, "spec": self.path / "members" / f"{m['name']}.toml",
+                 "folder": self.path / "members" / m["name"]} for m in self.record()["members"]]
+
+    def write(self, record: dict, member_texts: dict[str, str]) -> None:
+        """Write the member specs and the index, each whole; refuse to overwrite another sweep
+        or to write into a folder that is not a sweep folder."""
+        if self.index.exists():
+            if read_json(self.index) != json.loads(json.dumps(record)):
+                raise RunFolderError(f"{self.path} holds a different sweep; give another "
+                                     "--out or move it away.")
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise RunFolderError(f"{self.path} exists and is not a sweep folder (no "
+                                 "sweep.json); mdkit does not write into it: give another "
+                                 "--out or move it away.")
+        (self.path / "members").mkdir(parents=True, exist_ok=True)
+        for name, text in member_texts.items():
+            path = self.path / "members" / f"{name}.toml"
+            if not path.exists() or path.read_text() != text:
+                write_text(path, text)
+        write_json(self.index, record)
+
+
+def sweep_members(folder) -> list[dict]:
+    """The members of a sweep: name, varied values, spec path and run folder."""
+    return SweepFolder(folder).members()
+
+
+def member_status(member: dict) -> str:
+    """``finished``, ``failed``, ``running`` (started, resumable) or ``pending``."""
+    return RunFolder(member["folder"]).status
+
