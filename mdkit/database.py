@@ -19,7 +19,11 @@ Searchable key-value pairs (all rows)
 -------------------------------------
 ``kind``
     ``"relaxed"`` (a relaxation, or a single point when ``max_steps=0``),
-    ``"ccs"`` (a collision cross section) or ``"run"`` (an MD run summary).
+    ``"ccs"`` (a collision cross section), ``"run"`` (an MD run summary) or
+    ``"barrier"`` (a vacancy hop's minimum-energy path, :mod:`mdkit.barriers`:
+    the row's atoms are the saddle image; ``hop``, ``barrier_forward_eV``,
+    ``barrier_back_eV``, ``reaction_eV``, ``multiplicity``, ``converged``;
+    every image's positions and energies in its data).
 ``hash``
     ``"sha256:..."`` of everything that determines the result (below); the
     lookup key.
@@ -77,7 +81,7 @@ from mdkit.errors import MdkitError
 DEFAULT_DB = "mdkit.db"
 #: Version of the key scheme: bump it when the hashed content changes meaning.
 SCHEMA = 1
-KINDS = ("relaxed", "ccs", "run")
+KINDS = ("relaxed", "ccs", "run", "barrier")
 #: Positions are rounded to this many decimals (Å) before hashing.
 POSITION_DECIMALS = 4
 
@@ -260,7 +264,7 @@ def key_for(kind: str, atoms, calculator: str, options: dict | None = None, *,
     Parameters
     ----------
     kind : str
-        ``"relaxed"``, ``"ccs"`` or ``"run"``.
+        ``"relaxed"``, ``"ccs"``, ``"run"`` or ``"barrier"``.
     atoms : ase.Atoms
         The *input* structure.
     calculator : str

@@ -1,0 +1,181 @@
+"""Hop rates from barriers: harmonic transition-state theory and waiting times.
+
+The rate of one hop over a barrier ``E_a`` at temperature ``T`` is
+``k = nu * exp(-E_a / k_B T)``.  The prefactor ``nu`` is either a stated
+attempt frequency or Vineyard's harmonic-TST prefactor (G. H. Vineyard,
+J. Phys. Chem. Solids 3, 121 (1957))::
+
+    nu = prod(nu_i at the minimum, 3N - 6 modes) / prod(nu_i at the saddle, 3N - 7 real modes)
+
+from the vibrational frequencies of ASE's :class:`ase.vibrations.Vibrations`
+(central differences: 6 force calls per free atom, so 6N for a free
+cluster - the reason it is an option).  For a free cluster the three
+translations and three rotations are projected out of the mass-weighted
+Hessian before it is diagonalised; atoms held by ``FixAtoms`` (a slab's
+bottom layers) are left out of the Hessian, so then every mode counts.
+
+A state left through ``m`` equivalent hops (the multiplicity) and possibly
+several distinct kinds of hop empties at the total rate
+``K = sum(m_c * k_c)``: the first hop is exponentially distributed in time,
+with survival ``exp(-K t)``, mean waiting time ``1 / K`` and median
+``ln 2 / K``.
+
+Units: frequencies in THz (1e12 / s), energies in eV, temperatures in K,
+times in ps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import units
+
+from mdkit.errors import MdkitError
+
+#: Modes below this |frequency| (THz) after projection count as zero modes, never
+#: as imaginary: the finite-difference noise of the Hessian (0.03 THz = 1 cm^-1).
+ZERO_MODE_THZ = 0.03
+#: THz per ASE angular frequency sqrt(eV / Å² / amu), over 2 pi.
+_THZ = units.fs * 1e3 / (2 * np.pi)
+
+
+class RateError(MdkitError):
+    """A rate that cannot be computed from what was given."""
+
+
+def _rigid_body_modes(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Orthonormal mass-weighted translations and rotations, shape (3N, k <= 6)."""
+    sqrt_m = np.sqrt(masses)
+    centre = (masses[:, None] * positions).sum(axis=0) / masses.sum()
+    r = positions - centre
+    vectors = []
+    for axis in np.eye(3):
+        vectors.append((sqrt_m[:, None] * axis[None, :]).ravel())
+    for axis in np.eye(3):
+        vectors.append((sqrt_m[:, None] * np.cross(axis, r)).ravel())
+    basis, singular, _ = np.linalg.svd(np.array(vectors).T, full_matrices=False)
+    return basis[:, singular > 1e-6 * singular.max()]
+
+
+def frequencies(atoms, calculator: str, options: dict | None = None, *, charge: int = 0,
+                folder=None, delta: float = 0.01) -> dict:
+    """Harmonic frequencies of a structure from ASE's ``Vibrations``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A minimum or a saddle; constraints (``FixAtoms``) choose the atoms
+        that vibrate.
+    calculator, options : str, dict
+        Registry engine and options.
+    charge : int
+        Net charge in e.
+    folder : path, optional
+        ASE's displacement cache (a restarted call reuses what is there).
+    delta : float
+        Displacement in Å.
+
+    Returns
+    -------
+    dict
+        ``real_THz`` (ascending), ``imaginary_THz`` (magnitudes of the
+        imaginary modes, descending), ``n_zero_modes`` (projected out) and
+        ``n_force_calls``.
+    """
+    from ase.constraints import FixAtoms
+    from ase.vibrations import Vibrations
+
+    from mdkit.calculators import make_calculator
+
+    work = atoms.copy()
+    work.calc = make_calculator(calculator, work.copy(), charge, **dict(options or {}))
+    fixed = set()
+    for constraint in work.constraints:
+        if isinstance(constraint, FixAtoms):
+            fixed.update(int(i) for i in constraint.index)
+    indices = [i for i in range(len(work)) if i not in fixed]
+    name = str(Path(folder)) if folder is not None else "vib"
+    vib = Vibrations(work, indices=indices, delta=delta, nfree=2, name=name)
+    vib.run()
+    data = vib.get_vibrations()
+    hessian = data.get_hessian_2d()
+    atom_masses = data.get_atoms().get_masses()[data.get_indices()]
+    masses = np.repeat(atom_masses, 3)
+    weighted = hessian / np.sqrt(np.outer(masses, masses))
+    n_zero = 0
+    if not fixed and not work.pbc.any():
+        rigid = _rigid_body_modes(work.positions[indices], atom_masses)
+        projector = np.eye(len(weighted)) - rigid @ rigid.T
+        weighted = projector @ weighted @ projector
+        n_zero = rigid.shape[1]
+    eigenvalues = np.linalg.eigvalsh((weighted + weighted.T) / 2)
+    order = np.argsort(np.abs(eigenvalues))
+    kept = eigenvalues[order[n_zero:]]
+    nu = np.sign(kept) * np.sqrt(np.abs(kept)) * _THZ
+    if not folder:
+        vib.clean()
+    return {"real_THz": np.sort(nu[nu > ZERO_MODE_THZ]),
+            "imaginary_THz": np.sort(-nu[nu < -ZERO_MODE_THZ])[::-1],
+            "n_zero_modes": n_zero + int(np.sum(np.abs(nu) <= ZERO_MODE_THZ)),
+            "n_force_calls": 6 * len(indices)}
+
+
+def htst_prefactor_THz(minimum: dict, saddle: dict) -> float:
+    """Vineyard's prefactor (THz) from :func:`frequencies` at the minimum and the saddle.
+
+    Raises :class:`RateError` unless the minimum has no imaginary mode and
+    the saddle exactly one, and the real modes number one fewer at the
+    saddle.
+    """
+    if len(minimum["imaginary_THz"]):
+        raise RateError(f"the initial state has {len(minimum['imaginary_THz'])} imaginary "
+                        f"mode(s) (largest {minimum['imaginary_THz'][0]:.2f} THz): it is not a "
+                        "minimum, so harmonic TST does not apply; relax it tighter.")
+    if len(saddle["imaginary_THz"]) != 1:
+        raise RateError(f"the saddle has {len(saddle['imaginary_THz'])} imaginary modes, not "
+                        "one: the band did not find a first-order saddle; converge it "
+                        "tighter or give an attempt frequency.")
+    if len(saddle["real_THz"]) != len(minimum["real_THz"]) - 1:
+        raise RateError(f"{len(minimum['real_THz'])} real modes at the minimum but "
+                        f"{len(saddle['real_THz'])} at the saddle; expected one fewer.")
+    return float(np.exp(np.log(minimum["real_THz"]).sum() - np.log(saddle["real_THz"]).sum()))
+
+
+def rate_per_ps(prefactor_THz: float, barrier_eV: float, temperature_K: float) -> float:
+    """Arrhenius rate ``nu exp(-E_a / k_B T)`` of one hop, in 1/ps."""
+    if not temperature_K > 0:
+        raise RateError(f"temperature must be positive, not {temperature_K} K.")
+    if not prefactor_THz > 0:
+        raise RateError(f"the attempt frequency must be positive, not {prefactor_THz} THz.")
+    return prefactor_THz * np.exp(-barrier_eV / (units.kB * temperature_K))
+
+
+def waiting_time(channels, temperature_K: float) -> dict:
+    """Waiting time for the first hop out of a state.
+
+    Parameters
+    ----------
+    channels : list of dict
+        One per distinct hop: ``multiplicity``, ``prefactor_THz``,
+        ``barrier_eV``.
+    temperature_K : float
+
+    Returns
+    -------
+    dict
+        ``rate_per_ps`` (total, K), ``mean_ps`` (1/K), ``median_ps``
+        (ln 2 / K), ``temperature_K``.
+    """
+    channels = list(channels)
+    if not channels:
+        raise RateError("no hops to compute a rate from.")
+    total = sum(c["multiplicity"] * rate_per_ps(c["prefactor_THz"], c["barrier_eV"],
+                                                temperature_K) for c in channels)
+    return {"temperature_K": float(temperature_K), "rate_per_ps": float(total),
+            "mean_ps": float(1 / total), "median_ps": float(np.log(2) / total)}
+
+
+def survival(time_ps, rate_per_ps_: float) -> np.ndarray:
+    """Probability that no hop has happened by ``time_ps``: ``exp(-K t)``."""
+    return np.exp(-rate_per_ps_ * np.asarray(time_ps, float))
