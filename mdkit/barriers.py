@@ -258,6 +258,7 @@ def _write_atomic(path: Path, images) -> None:
     plain = []
     for image in images:
         copy = image.copy()
+        copy.info = {}  # builders' extras (ase.build's adsorbate_info) do not fit extxyz
         if isinstance(image.calc, SinglePointCalculator):
             copy.calc = image.calc
         plain.append(copy)
@@ -267,6 +268,7 @@ def _write_atomic(path: Path, images) -> None:
 
 
 def _write_json(path: Path, data) -> None:
+    """Write JSON whole or not at all."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(data, indent=1))
     os.replace(temporary, path)
@@ -432,7 +434,8 @@ def _labels(images, sites: SiteMap, final_sites: SiteMap, hop: Hop) -> list:
                    "element": str(current.elements[i]),
                    "position": [round(float(x), 6) for x in current.positions[i] + shift]}
                   for i in current.vacant]
-        out.info.update(charge=sites.charge, vacant_sites=json.dumps(vacant))
+        out.info = {"charge": sites.charge, "vacant_sites": json.dumps(vacant),
+                    "image": len(labelled), "energy_eV": float(image.get_potential_energy())}
         labelled.append(out)
     return labelled
 

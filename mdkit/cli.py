@@ -339,6 +339,51 @@ def cmd_energies(args) -> None:
     print(f"  stored in {args.db}")
 
 
+def cmd_barrier(args) -> None:
+    import json
+
+    from mdkit import barriers, rates
+    from mdkit.ensemble import parse_vary
+    from mdkit.systems import build
+
+    options = {k: v[0] for k, v in parse_vary(args.option or []).items()}
+    if args.attempt_THz is not None and args.vibrations:
+        raise MdkitError("give --attempt-THz or --vibrations, not both.")
+    atoms, sites = build(args.system, vacancy=args.vacancy)
+    hops = barriers.find_hops(atoms, sites, args.hop)
+    stem = Path(args.system).stem if Path(args.system).suffix else args.system
+    out = Path(args.out or f"barrier_{stem}_{args.hop}_{args.calculator}")
+    print(f"mdkit barrier: {atoms.info.get('name', stem)}, {args.hop}: {len(hops)} distinct "
+          f"hop(s) with {args.calculator}", file=sys.stderr)
+    results = []
+    for hop in hops:
+        result = barriers.barrier(atoms, sites, hop, args.calculator, options,
+                                  n_images=args.images, fmax=args.fmax, steps=args.steps,
+                                  db=args.db, folder=out / hop.name, progress=not args.quiet)
+        results.append(result)
+        print(f"{hop.describe()}: barrier {result['barrier_forward_eV']:.3f} eV forward, "
+              f"{result['barrier_back_eV']:.3f} eV back, reaction {result['reaction_eV']:+.3f} eV"
+              + ("" if result["converged"] else f" (NOT converged: NEB fmax "
+                                                f"{result['fmax_eV_A']:.3f} eV/Å)")
+              + (" (from the database)" if result["from_database"] else ""))
+        print(f"  path {out / hop.name / 'path.xyz'}, profile {out / hop.name / 'profile.png'}")
+    if args.vibrations or args.attempt_THz is not None:
+        summary = rates.hop_rates(results, args.temperature or [290.0],
+                                  attempt_THz=args.attempt_THz, vibrations=args.vibrations,
+                                  calculator=args.calculator, options=options, folder=out)
+        summary.update(system=atoms.info.get("name", stem), hop=args.hop,
+                       calculator=args.calculator)
+        for channel in summary["hops"]:
+            print(f"  hop {channel['hop']}: x{channel['multiplicity']}, prefactor "
+                  f"{channel['prefactor_THz']:.3g} THz ({channel['prefactor_from']})")
+        for row in summary["waiting"]:
+            print(f"  {row['temperature_K']:g} K: rate {row['rate_per_ps']:.3g} /ps, mean "
+                  f"waiting time {row['mean_ps']:.3g} ps (median {row['median_ps']:.3g} ps)")
+        barriers._write_json(out / "rates.json", summary)
+        print(f"  rates in {out / 'rates.json'} (mdkit analyze SWEEP --barrier {out})")
+    print(f"  stored in {args.db}")
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
@@ -472,6 +517,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=500, help="optimiser step limit")
     p.add_argument("--db", default="mdkit.db", help="ASE database file or postgresql:// URL")
     p.set_defaults(func=cmd_energies)
+
+    p = sub.add_parser("barrier", help="minimum-energy path, barriers and rates of a "
+                                        "vacancy hop (stored in an ASE database)",
+                       description="Climbing-image NEB (ASE) between the structure with the "
+                                   "vacancy on one site and on another, with any registered "
+                                   "calculator.  HOP: I-J (vacancy at site I -> site J, the "
+                                   "atom of J moves into I), A-to-B (site classes, every "
+                                   "symmetry-distinct hop to the nearest B sites) or "
+                                   "core-to-shell.  Writes OUT/HOP/path.xyz, profile.png, "
+                                   "barrier.json (and OUT/rates.json with rates); an "
+                                   "interrupted band resumes, a stored one is reused.")
+    p.add_argument("system", metavar="SYSTEM|FILE", help="system name or structure file")
+    p.add_argument("hop", metavar="HOP", help="e.g. core-to-shell, shell-to-shell, 0-5")
+    p.add_argument("--vacancy", metavar="CLASS|INDEX",
+                   help="leave a site empty when building (ag28: default center = Iso1)")
+    p.add_argument("--calculator", default="gfnff", help="registry name (default gfnff)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="calculator option (repeatable)")
+    p.add_argument("--images", type=int, default=5, help="inner NEB images (default 5)")
+    p.add_argument("--fmax", type=float, default=0.01,
+                   help="NEB force criterion / eV/Å (default 0.01)")
+    p.add_argument("--steps", type=int, default=1000, help="step limit (default 1000)")
+    p.add_argument("--vibrations", action="store_true",
+                   help="harmonic-TST prefactors from vibrations at the initial state and "
+                        "each saddle (6 force calls per atom each)")
+    p.add_argument("--attempt-THz", type=float, help="or a stated attempt frequency / THz")
+    p.add_argument("--temperature", type=float, action="append",
+                   help="temperature / K for the rates (repeatable, default 290)")
+    p.add_argument("-o", "--out", help="output folder (default barrier_SYSTEM_HOP_CALC)")
+    p.add_argument("--db", default="mdkit.db", help="ASE database file or postgresql:// URL")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_barrier)
 
     p = sub.add_parser("plot", help="compare runs in one figure",
                        description="Plot a quantity of several runs on one figure.")

@@ -179,3 +179,58 @@ def waiting_time(channels, temperature_K: float) -> dict:
 def survival(time_ps, rate_per_ps_: float) -> np.ndarray:
     """Probability that no hop has happened by ``time_ps``: ``exp(-K t)``."""
     return np.exp(-rate_per_ps_ * np.asarray(time_ps, float))
+
+
+def hop_rates(results: list[dict], temperatures_K, *, attempt_THz: float | None = None,
+              vibrations: bool = False, calculator: str = "", options: dict | None = None,
+              folder=None) -> dict:
+    """Rates and waiting times for the hops out of one state.
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`mdkit.barriers.barrier` results for the distinct hops out of
+        the same initial state.
+    temperatures_K : sequence of float
+    attempt_THz : float, optional
+        A stated attempt frequency for every hop.
+    vibrations : bool
+        Harmonic TST instead: :func:`frequencies` at the initial state (once)
+        and at each saddle (6 force calls per free atom each); caches in
+        ``folder`` (``vib-initial/``, ``vib-saddle-HOP/``).
+    calculator, options
+        The engine of the barriers.
+
+    Returns
+    -------
+    dict
+        ``hops``: per hop ``hop``, ``multiplicity``, ``barrier_eV``,
+        ``prefactor_THz``, ``prefactor_from`` (``"attempt frequency"`` or
+        ``"harmonic TST"``) and, with vibrations, ``saddle_imaginary_THz``;
+        ``waiting``: :func:`waiting_time` per temperature.
+    """
+    if (attempt_THz is None) == (not vibrations):
+        raise RateError("give either an attempt frequency or vibrations=True for the rates.")
+    folder = Path(folder) if folder is not None else None
+    channels = []
+    minimum = None
+    for result in results:
+        channel = {"hop": result["hop"], "multiplicity": int(result["multiplicity"]),
+                   "barrier_eV": float(result["barrier_forward_eV"])}
+        if vibrations:
+            images = result["images"]
+            charge = int(result.get("charge", 0))
+            if minimum is None:
+                minimum = frequencies(images[0], calculator, options, charge=charge,
+                                      folder=folder / "vib-initial" if folder else None)
+            saddle = frequencies(images[result["saddle_image"]], calculator, options,
+                                 charge=charge, folder=folder / f"vib-saddle-{result['hop']}"
+                                 if folder else None)
+            channel.update(prefactor_THz=htst_prefactor_THz(minimum, saddle),
+                           prefactor_from="harmonic TST",
+                           saddle_imaginary_THz=[float(x) for x in saddle["imaginary_THz"]])
+        else:
+            channel.update(prefactor_THz=float(attempt_THz), prefactor_from="attempt frequency")
+        channels.append(channel)
+    return {"hops": channels,
+            "waiting": [waiting_time(channels, float(t)) for t in temperatures_K]}
