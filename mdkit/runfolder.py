@@ -447,8 +447,9 @@ class RunFolder:
 
 
 def _comparable(resolved: dict) -> dict:
-    """The resolved spec without the paths it was given by."""
-    return {k: v for k, v in resolved.items() if k not in ("path", "folder")}
+    """The resolved spec without the paths it was given by, and without unset options
+    (an option added to mdkit later, unset, must not block resuming an older run)."""
+    return {k: v for k, v in resolved.items() if k not in ("path", "folder") and v is not None}
 
 
 def _count(path: Path) -> int:
