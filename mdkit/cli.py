@@ -216,67 +216,45 @@ def cmd_snapshots(args) -> None:
 
 
 def cmd_ccs(args) -> None:
-    import csv
-
     from mdkit.analysis import ccs as ccsmod
 
     options = {"method": args.method, "gas": args.gas, "temperature_K": args.temperature,
                "target_error": args.error, "seed": args.seed, "n_workers": args.workers,
-               "params": args.params}
+               "params": args.params, "orientation": args.n2_model}
     tables = {}
-    for target in map(Path, args.targets):
-        if target.is_file():
-            from mdkit.systems import read_structure
-
-            atoms, sites = read_structure(target)
-            result = ccsmod.ccs(atoms, **options)
-            print(f"{target}: CCS({result['method']}, {result['gas']}, "
-                  f"{result['temperature_K']:g} K) = {result['ccs_A2']:.2f} ± "
-                  f"{result['error_A2']:.2f} Å² ({result['charges']} charges)")
+    for target in args.targets:
+        path = Path(target)
+        if path.is_dir():
+            run = ccsmod.ccs_of_run(path, args.every, False if args.quiet else None, **options)
+            values = np.array([r["ccs_A2"] for r in run["results"]])
+            first = run["results"][0]
+            print(f"mdkit ccs: {path.name}: {len(values)} snapshots, CCS({_ccs_label(first)}) "
+                  f"{values.mean():.2f} ± {values.std():.2f} Å² over the run -> {run['table']}")
+            tables[path.name] = run["results"]
             continue
-        tables[target.name] = _ccs_of_run(target, args.every, options, csv, args.quiet)
+        if path.is_file():
+            atoms, charges = ccsmod.read_ion(path, args.charge)
+            ions = {path.stem: (atoms, charges)}
+        else:  # a system name (or the isomer families ag28, ag28hg) to build
+            ions = {label: (atoms, None) for label, atoms in _structures([target]).items()}
+        for label, (atoms, charges) in ions.items():
+            result = ccsmod.ccs(atoms, charges=charges, **options)
+            print(f"{target if len(ions) == 1 else label}: CCS({_ccs_label(result)}) = "
+                  f"{result['ccs_A2']:.2f} ± {result['error_A2']:.2f} Å² (net charge "
+                  f"{result['net_charge']:+.2f} e, "
+                  f"{'per-atom charges of the file' if charges is not None else 'spread evenly'})")
+            tables[label] = [result]
     if len(tables) > 1:
         rows = ccsmod.compare(tables)
-        print(f"{'run':<28} {'mean CCS / Å²':>14} {'std':>8} {'vs first / %':>17}")
+        print(f"{'ion or run':<28} {'CCS / Å²':>9} {'± error':>8} {'vs first / %':>17}")
         for row in rows:
-            print(f"{row['label']:<28} {row['mean_A2']:14.2f} {row['std_A2']:8.2f} "
-                  f"{row['difference_percent']:8.2f} ± {row['difference_error_percent']:.2f}")
+            print(f"{row['label']:<28} {row['mean_A2']:9.2f} {row['sem_A2']:8.2f} "
+                  f"{row['difference_percent']:+8.2f} ± {row['difference_error_percent']:.2f}")
 
 
-def _ccs_of_run(folder: Path, every_ps: float, options: dict, csv, quiet: bool) -> list[dict]:
-    from mdkit import store
-    from mdkit.analysis import RadiusOfGyration, ccs as ccsmod, plots
-    from mdkit.analysis.snapshots import choose_frames
-    from mdkit.progress import ItemProgress
-
-    universe = store.open_run(folder)
-    sites = store.read_sites(folder)
-    thermo = store.read_thermo(folder)
-    rg = RadiusOfGyration(universe.atoms).run().results
-    frames = list(choose_frames(rg.times, every_ps=every_ps))
-    charges = store.read_charges(folder, frames)
-
-    with ItemProgress(f"mdkit ccs: {folder.name}", "snapshots", len(frames),
-                      False if quiet else None) as bar:
-        results = ccsmod.ccs_of_frames(universe, frames, charges_per_frame=charges,
-                                       charge=sites.charge,
-                                       progress=lambda done, total: bar.advance(), **options)
-    out = folder / "analysis"
-    out.mkdir(exist_ok=True)
-    rows = [{"frame": f, "time_ps": rg.times[f], "stage": thermo["stage_name"][f],
-             "rg_angstrom": rg.rg[f], "ccs_A2": r["ccs_A2"], "error_A2": r["error_A2"]}
-            for f, r in zip(frames, results)]
-    with (out / "ccs.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    plots.plot_ccs([r["time_ps"] for r in rows], [r["ccs_A2"] for r in rows],
-                   [r["error_A2"] for r in rows], rg.times, rg.rg, out / "ccs", folder.name)
-    first = results[0]
-    print(f"mdkit ccs: {folder.name}: {len(rows)} snapshots, CCS({first['method']}, "
-          f"{first['gas']}) {np.mean([r['ccs_A2'] for r in rows]):.2f} ± "
-          f"{np.std([r['ccs_A2'] for r in rows]):.2f} Å² over the run -> {out / 'ccs.csv'}")
-    return results
+def _ccs_label(result: dict) -> str:
+    model = f", {result['orientation_model']}" if result["orientation_model"] else ""
+    return f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K"
 
 
 def _structures(names) -> dict:
@@ -478,19 +456,31 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ccs", help="collision cross sections of a structure or along runs",
                        description="CCS by the projection approximation (pa), exact hard-"
                                    "sphere scattering (ehss) or the trajectory method (tm) "
-                                   "for a structure file, or for snapshots along run folders "
-                                   "(table and figure into RUN/analysis/; several runs are "
-                                   "compared).")
-    p.add_argument("targets", nargs="+", metavar="RUN|FILE", help="run folders or structures")
+                                   "of any structure file (extended-XYZ per-atom charges are "
+                                   "used), a system name, or snapshots along run folders "
+                                   "(table and figure into RUN/analysis/).  Several targets "
+                                   "are compared: relative difference to the first, with "
+                                   "its error.")
+    p.add_argument("targets", nargs="+", metavar="RUN|FILE|SYSTEM",
+                   help="run folders, structure files or system names (ag28, ag28hg: "
+                        "the isomer families)")
     p.add_argument("--every", type=_ps, default=0.5, help="snapshot spacing (default 0.5ps)")
     p.add_argument("--method", default="tm", choices=["pa", "ehss", "tm"])
-    p.add_argument("--gas", default="N2", choices=["N2", "He"])
+    p.add_argument("--gas", default="N2",
+                   help="N2, He, or a gas defined in the --params file (default N2)")
+    p.add_argument("--n2-model", choices=["mobcal-2012", "random-axis"],
+                   help="TM orientation model of a two-site gas: three Boltzmann-weighted "
+                        "fixed axes (MOBCAL-2012) or one random axis per trajectory "
+                        "(default: the model the gas's parameters were fitted in)")
+    p.add_argument("--charge", type=int,
+                   help="net charge of a structure file, if the file does not say")
     p.add_argument("--temperature", type=float, default=298.0, help="gas temperature / K")
     p.add_argument("--error", type=float, default=0.01,
                    help="target relative statistical error (default 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, help="threads (default: all cores)")
-    p.add_argument("--params", help="TOML file overriding element parameters")
+    p.add_argument("--params", help="TOML file overriding element or gas parameters "
+                                    "(layout of mdkit/data/ccs_parameters.toml)")
     p.add_argument("--quiet", action="store_true", help="no progress (bar or lines)")
     p.set_defaults(func=cmd_ccs)
 

@@ -1,0 +1,57 @@
+"""Ions from structure files, with their partial charges when the file has them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .parameters import CCSError
+
+
+def read_ion(path, charge: int | None = None) -> tuple:
+    """Read any structure for a CCS: no cluster sites needed.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any format ``ase.io.read`` knows (XYZ, extended XYZ, PDB, CIF, ...);
+        the first frame is used.  Per-atom charges (e) are taken from an
+        extended-XYZ ``initial_charges`` or ``charges`` column.
+    charge : int, optional
+        Net charge (e); default the file's ``charge`` or the sum of its
+        per-atom charges, else 0.
+
+    Returns
+    -------
+    (ase.Atoms, charges or None)
+        ``atoms.info["charge"]`` holds the net charge; charges is an (n,)
+        array when the file gives per-atom charges.
+    """
+    import ase.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise CCSError(f"structure file {path} does not exist.")
+    try:
+        atoms = ase.io.read(path, index=0)
+    except Exception as err:  # ase raises many types for unparsable files
+        raise CCSError(f"{path} could not be read as a structure ({type(err).__name__}: "
+                       f"{err}); give an XYZ, extended XYZ, PDB or CIF file.") from None
+    if len(atoms) == 0:
+        raise CCSError(f"{path} holds no atoms.")
+    charges = None
+    for key in ("initial_charges", "charges"):
+        if key in atoms.arrays and np.any(atoms.arrays[key] != 0):
+            charges = np.asarray(atoms.arrays[key], dtype=float)
+            break
+    if charges is not None:
+        net = float(charges.sum())
+        if charge is not None and abs(net - charge) > 0.01:
+            raise CCSError(f"{path}: its per-atom charges sum to {net:+.3f} e, not the "
+                           f"charge {charge:+d} asked for; drop --charge or fix the file.")
+        atoms.info["charge"] = round(net)
+    else:
+        atoms.info["charge"] = int(charge if charge is not None else atoms.info.get("charge", 0))
+    atoms.pbc = False
+    return atoms, charges
