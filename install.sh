@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3), Dask,
+# Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3, SevenNet,
+# CHGNet, MACE), Dask,
 # the database backends and the test tools on a fresh Debian machine with
 # Python >= 3.10.
 set -euo pipefail
@@ -19,3 +20,6 @@ if [ -n "$missing" ]; then
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[all,test]"
+# mace-torch pins e3nn==0.4.4, which SevenNet cannot use; its own dependencies come
+# with the [mace] extra above (see pyproject.toml)
+python3 -m pip install --quiet --disable-pip-version-check --no-deps "mace-torch==0.3.16"

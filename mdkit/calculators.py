@@ -4,6 +4,13 @@ Adding an engine is one entry in :data:`CALCULATORS`: a factory taking the
 structure (which it may place in a box, as GPAW needs) and the net charge
 plus the user's options, the module that must be importable, and the
 install hint shown when it is not.
+
+The machine-learned engines (``sevennet``, ``chgnet``, ``mace``) run on torch:
+``device = "auto"`` (their default) takes CUDA when torch sees a GPU and the
+CPU otherwise, with torch's threads set once from ``OMP_NUM_THREADS`` (so a
+sweep worker given one thread uses one).  They are trained on neutral DFT
+data and know nothing of the net charge: :func:`engine_info` says so
+(``charge_aware = False``) for the run's ``meta.json``.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from mdkit.errors import MdkitError
@@ -35,6 +44,12 @@ class Engine:
     #: GFN-FF fixes its bond topology at the first call: an exact resume must
     #: show it the structure the run started from before the current one.
     topology_from_first_call: bool = False
+    #: Whether the engine's energies depend on the net charge.
+    charge_aware: bool = True
+    #: The engine runs on torch (takes ``device``; threads from OMP_NUM_THREADS).
+    torch: bool = False
+    #: The model used when the options name none (torch engines).
+    default_model: str | None = None
 
     def check_options(self, name: str, options: dict) -> None:
         """Reject option names the engine does not know, listing those it does."""
@@ -100,6 +115,103 @@ def _gpaw(atoms, charge, vacuum=5.0, **options):
     return GPAW(**parameters)
 
 
+#: SevenNet checkpoints inside the ``sevenn`` wheel (others would be downloaded
+#: at run time, which needs a network; pass such a checkpoint as a file path).
+SEVENNET_SHIPPED = ("7net-0", "7net-0_22May2024", "7net-l3i5", "7net-mf-0")
+
+
+def torch_device(device: str = "auto") -> str:
+    """The torch device for ``device``: "auto" is "cuda" when torch sees a GPU, else "cpu".
+
+    Also sets torch's intra-op threads from ``OMP_NUM_THREADS`` (all cores
+    when unset), once per process, so that a worker given one thread uses one.
+    """
+    import torch
+
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = str(device).partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
+        raise CalculatorError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N.")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise CalculatorError(f"device {device!r} asked for, but torch sees no GPU here; "
+                              "use device = \"auto\" or \"cpu\".")
+    return str(device)
+
+
+def _sevennet(atoms, charge, model="7net-0", modal=None, device="auto"):
+    """SevenNet (``sevenn``): a shipped checkpoint by name, or a checkpoint file."""
+    from sevenn.calculator import SevenNetCalculator
+
+    if model not in SEVENNET_SHIPPED and not Path(model).is_file():
+        raise CalculatorError(f"sevennet model {model!r} is neither a checkpoint shipped with "
+                              f"sevenn ({', '.join(SEVENNET_SHIPPED)}) nor a checkpoint file.")
+    try:
+        return SevenNetCalculator(model=model, modal=modal, device=torch_device(device))
+    except ValueError as err:  # sevenn's word on a missing or unknown modal
+        raise CalculatorError(f"sevennet model {model!r}: {err}.") from None
+
+
+def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
+    """CHGNet with its shipped model (0.3.0), or a model file.
+
+    CHGNet sees every structure as a crystal; a cluster without a cell is
+    centred in a box with ``vacuum`` Å on each side, so its periodic images
+    (20 Å apart) are far outside the 6 Å graph cutoff.
+    """
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    if not atoms.cell.any():
+        atoms.center(vacuum=vacuum)
+    if model is not None and not Path(model).is_file():
+        raise CalculatorError(f"chgnet model file {model!r} does not exist; leave model out "
+                              "for CHGNet's shipped model.")
+    loaded = CHGNet.from_file(model) if model else CHGNet.load(verbose=False)
+    return CHGNetCalculator(model=loaded, use_device=torch_device(device))
+
+
+def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
+    """MACE from a model file the user supplies (no weights can be downloaded)."""
+    if model is None or not Path(model).is_file():
+        raise CalculatorError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
+                              f"an existing MACE model file (got {model!r}).")
+    from mace.calculators import MACECalculator
+
+    return MACECalculator(model_paths=str(model), device=torch_device(device),
+                          default_dtype=default_dtype)
+
+
+def _python(atoms, charge, factory=None, **options):
+    """Any ASE calculator: ``factory = "package.module:callable"`` called with the options.
+
+    The callable also receives ``atoms`` and ``charge`` when its signature
+    names them.
+    """
+    from ase.calculators.calculator import BaseCalculator
+
+    module, _, attribute = str(factory).partition(":")
+    if factory is None or not module or not attribute:
+        raise CalculatorError(f"calculator 'python' needs factory = \"package.module:callable\""
+                              f" (got {factory!r}).")
+    try:
+        target = getattr(importlib.import_module(module), attribute)
+    except ImportError as err:
+        raise CalculatorError(f"factory {factory!r}: cannot import {module} ({err}).") from None
+    except AttributeError:
+        raise CalculatorError(f"factory {factory!r}: {module} has no {attribute!r}.") from None
+    accepted = inspect.signature(target).parameters
+    extra = {k: v for k, v in (("atoms", atoms), ("charge", charge)) if k in accepted}
+    calculator = target(**options, **extra)
+    if not isinstance(calculator, BaseCalculator):
+        raise CalculatorError(f"factory {factory!r} returned a {type(calculator).__name__}, "
+                              "not an ASE calculator.")
+    return calculator
+
+
 CALCULATORS: dict[str, Engine] = {
     "gfnff": Engine(_gfnff, "gfnff", "gfnff", "pip install gfnff",
                     options_from="gfnff:GFNFF", topology_from_first_call=True),
@@ -109,6 +221,17 @@ CALCULATORS: dict[str, Engine] = {
                   options_from="mdkit.calculators:_emt"),
     "gpaw": Engine(_gpaw, "gpaw", "gpaw", "bash install.sh (GPAW with its setups, "
                                           "built against the system MPI)"),
+    "sevennet": Engine(_sevennet, "sevenn.calculator", "sevenn", "pip install 'mdkit[ml]'",
+                       options_from="mdkit.calculators:_sevennet", charge_aware=False,
+                       torch=True, default_model="7net-0"),
+    "chgnet": Engine(_chgnet, "chgnet.model", "chgnet", "pip install 'mdkit[ml]'",
+                     options_from="mdkit.calculators:_chgnet", charge_aware=False, torch=True,
+                     default_model="CHGNet 0.3.0 (shipped)"),
+    "mace": Engine(_mace, "mace.calculators", "mace-torch", "bash install.sh (MACE beside "
+                                                            "SevenNet)",
+                   options_from="mdkit.calculators:_mace", charge_aware=False, torch=True),
+    # the factory's own keywords are the options; it checks them itself
+    "python": Engine(_python, "ase", "ase", "pip install ase", charge_aware=False),
 }
 
 
@@ -152,3 +275,22 @@ def engine_version(name: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             return f"ase {importlib.metadata.version('ase')}"
     return f"{engine.distribution} {importlib.metadata.version(engine.distribution)}"
+
+
+def engine_info(name: str, options: dict) -> dict:
+    """What a run records of its engine: name, version, model, device, charge awareness.
+
+    ``options`` are the ``[calculator]`` keys other than the name.  For torch
+    engines the device is resolved as :func:`torch_device` does.
+    """
+    engine = engine_for(name)
+    info = {"name": name, "version": engine_version(name), "charge_aware": engine.charge_aware}
+    if engine.torch:
+        import torch
+
+        info.update(model=str(options.get("model", engine.default_model)),
+                    device=torch_device(options.get("device", "auto")),
+                    threads=torch.get_num_threads())
+    if name == "python":
+        info["factory"] = str(options.get("factory"))
+    return info

@@ -40,8 +40,9 @@ from ase.md.verlet import VelocityVerlet
 from ase.parallel import world
 
 from mdkit import store
-from mdkit.calculators import engine_for, engine_version, make_calculator
+from mdkit.calculators import engine_for, engine_info, engine_version, make_calculator
 from mdkit.errors import MdkitError
+from mdkit.masses import repartition_hydrogen_mass
 from mdkit.protocol import RunSpec, Stage
 from mdkit.runfolder import RunFolder, RunStateError  # noqa: F401 (raised by run)
 from mdkit.systems import build, read_structure, write_structure
@@ -138,10 +139,11 @@ class _Progress:
                          thermo=f"T {row['temperature_K']:.0f} K  E {row['total_eV']:.3f} eV")
 
 
-def _meta(spec, status, **extra) -> dict:
+def _meta(spec, status, engine: dict, **extra) -> dict:
     return {"status": status, "mdkit": version("mdkit"), "ase": version("ase"),
             "calculator": spec.calculator["name"],
             "calculator_version": engine_version(spec.calculator["name"]),
+            "engine": engine, "charge_aware": engine["charge_aware"],
             "python": sys.version.split()[0], "host": socket.gethostname(),
             "mpi_ranks": world.size, "command": " ".join(sys.argv), **extra}
 
@@ -195,6 +197,8 @@ class _Runner:
         sites.positions += atoms.positions[0] - before  # engines that box the ion move it
         atoms.set_constraint(FixCom())
         self.atoms = atoms
+        self.engine = engine_info(name, options)
+        self._announce(sites.charge)
         self.rng = np.random.default_rng(spec.seed)
         self.meta = previous or {}
         if checkpoint is None:
@@ -203,6 +207,7 @@ class _Runner:
         else:
             if engine.topology_from_first_call:
                 atoms.get_potential_energy()  # fixes the topology of the start structure
+            self._repartition_masses()
             atoms.positions = checkpoint["positions"]
             atoms.set_momenta(checkpoint["momenta"], apply_constraint=False)
             self.rng.bit_generator.state = checkpoint["rng"]
@@ -210,7 +215,7 @@ class _Runner:
             self.thermostat_state = checkpoint
             folder.discard_after(n_frames)
             if not self.meta:  # meta.json was lost: written again, saying so
-                self.meta = {**_meta(spec, "running"), "meta_rebuilt": _now()}
+                self.meta = {**_meta(spec, "running", self.engine), "meta_rebuilt": _now()}
             self.meta.setdefault("resumed_at_ps", []).append(
                 self.step * spec.timestep_fs / 1000)
         self.writer = store.TrajectoryWriter(self.folder, len(atoms),
@@ -220,6 +225,7 @@ class _Runner:
     def _start_fresh(self, atoms, sites):
         spec = self.spec
         self.run_folder.start(spec, atoms, sites, write_structure)
+        self._repartition_masses()  # after topology.xyz, which keeps the real masses
         first = spec.stages[0]
         temperature = 0.0 if first.thermostat == "nve" else first.temperature_K[0]
         thermalize_momenta(atoms, temperature_K=temperature, rng=self.rng)
@@ -227,8 +233,25 @@ class _Runner:
         if np.all(atoms.get_moments_of_inertia() > 1e-6):  # undefined for a linear molecule
             ZeroRotation(atoms)
         self.thermostat_state = {}
-        self.meta = {**_meta(spec, "running"), "started": _now(), "n_frames": 0}
+        self.meta = {**_meta(spec, "running", self.engine), "started": _now(), "n_frames": 0}
         self.run_folder.write_meta(self.meta)
+
+    def _repartition_masses(self) -> None:
+        if self.spec.hydrogen_mass_amu is not None:
+            repartition_hydrogen_mass(self.atoms, self.spec.hydrogen_mass_amu)
+
+    def _announce(self, charge: int) -> None:
+        """Say once which engine runs where, and whether it sees the net charge."""
+        if self.progress_enabled is False or world.rank != 0:
+            return
+        e = self.engine
+        where = f" (model {e['model']}, {e['device']}, {e['threads']} threads)" \
+            if "device" in e else ""
+        print(f"mdkit run: engine {e['name']} {e['version']}{where}", file=sys.stderr)
+        if not e["charge_aware"]:
+            print(f"mdkit run: {e['name']} ignores the net charge ({charge:+d}): its energies "
+                  "are those of the structure as if neutral; use gfnff, xtb or gpaw for "
+                  "charge-aware work.", file=sys.stderr, flush=True)
 
     def run(self) -> Path:
         spec = self.spec

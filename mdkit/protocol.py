@@ -14,6 +14,7 @@ Example::
     seed = 7
     stride_fs = 10              # one trajectory frame every 10 fs
     checkpoint_ps = 0.5
+    hydrogen_mass_amu = 4.0     # optional: heavier H (mass taken from its C) for 2 fs steps
 
     [[stages]]
     name = "thermalize"
@@ -55,7 +56,7 @@ COUPLING = {"langevin": ("friction_per_ps", 10.0), "bussi": ("taut_fs", 100.0),
 
 SYSTEM_KEYS = ("build", "file", "dope", "vacancy", "charge")
 MD_KEYS = ("timestep_fs", "seed", "stride_fs", "checkpoint_ps", "max_temperature_K",
-           "nve_drift_eV_per_atom")
+           "nve_drift_eV_per_atom", "hydrogen_mass_amu")
 STAGE_KEYS = ("name", "thermostat", "temperature_K", "duration_ps") + tuple(
     sorted({key for key, _ in COUPLING.values()}))
 TOP_KEYS = ("system", "calculator", "md", "stages", "output")
@@ -92,6 +93,8 @@ class RunSpec:
     checkpoint_ps: float = 0.5
     max_temperature_K: float = 3000.0
     nve_drift_eV_per_atom: float = 0.05
+    #: Mass given to every H (amu), taken from its bonded atom; None keeps the real masses.
+    hydrogen_mass_amu: float | None = None
     stages: list[Stage] = field(default_factory=list)
 
     def steps(self, duration_ps: float) -> int:
@@ -213,7 +216,7 @@ def spec_from_dict(data: dict, path) -> RunSpec:
     md = data.get("md", {})
     _check_keys(path, "[md]", md, MD_KEYS)
     for key in ("timestep_fs", "stride_fs", "checkpoint_ps", "max_temperature_K",
-                "nve_drift_eV_per_atom"):
+                "nve_drift_eV_per_atom", "hydrogen_mass_amu"):
         if key in md:
             _number(path, "[md]", key, md[key], positive=True)
     if "seed" in md:

@@ -24,6 +24,7 @@ timestep_fs = {dt}
 seed = 2
 stride_fs = {dt}
 checkpoint_ps = {checkpoint}
+{md_extra}
 [[stages]]
 name = "start"
 thermostat = "langevin"
@@ -36,10 +37,10 @@ duration_ps = {nve}
 """
 
 
-def short_run(tmp_path, system, name, options="", dt=1.0, heat=0.002, nve=0.004):
+def short_run(tmp_path, system, name, options="", dt=1.0, heat=0.002, nve=0.004, md_extra=""):
     path = tmp_path / f"{name}.toml"
     path.write_text(SPEC.format(system=system, name=name, options=options, dt=dt,
-                                heat=heat, nve=nve, checkpoint=heat))
+                                heat=heat, nve=nve, checkpoint=heat, md_extra=md_extra))
     spec = load_spec(path)
     folder = run(spec, progress=False)
     thermo = store.read_thermo(folder)
@@ -123,7 +124,7 @@ def test_gpaw_runs_under_mpi_with_one_writer(tmp_path):
     structure.write_text("2\ncharge=0\nAg 0 0 0\nAg 2.6 0 0\n")
     spec = tmp_path / "mpi.toml"
     spec.write_text(SPEC.format(system=structure, name="gpaw", options=GPAW_OPTIONS, dt=2.0,
-                                heat=0.004, nve=0.004, checkpoint=0.004))
+                                heat=0.004, nve=0.004, checkpoint=0.004, md_extra=""))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"}
     result = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-m", "mdkit", "run",
