@@ -12,7 +12,20 @@ Members that differ only in their seed form a group.  Per group:
 * CCS mean and spread when a member has a CCS table (``analysis/ccs.csv``).
 
 Writes ``SWEEP/analysis/members.csv``, ``groups.csv``, ``groups.json`` and
-the figures ``survival.*`` and ``rg.*``.
+the figures ``survival.*`` (Kaplan-Meier curves with their 95 % confidence
+bands) and ``rg.*``.
+
+Given a rate prediction (``predict``, e.g. from the ``rates.json`` that
+``mdkit barrier`` writes), each group also gets the predicted survival
+``exp(-K t)`` drawn beside its Kaplan-Meier curve and a row in ``rates.csv``:
+predicted mean and median first-event time at the group's temperature
+against the observed ones.  The observed mean is the exponential
+(constant-rate) estimate with censoring, total observed time / number of
+events, with its exact 95 % (Garwood) interval from the chi-squared
+distribution; the observed median is the Kaplan-Meier one
+with the interval where the 95 % band crosses 1/2.  A group's temperature
+is its ``temperature_K`` when that is varied, else that of the longest
+constant-temperature thermostatted stage of its runs.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.stats import CensoredData, ecdf
+from scipy.stats import CensoredData, chi2, ecdf
 
 from mdkit.store import member_status, sweep_members
 
@@ -76,14 +89,18 @@ def group_table(rows: list[dict], keys: list[str]) -> list[dict]:
                  "fraction_migrated": len(events) / len(runs),
                  "rg_mean": float(np.mean([r["rg_mean"] for r in runs])),
                  "rg_fluctuation": float(np.mean([r["rg_std"] for r in runs])),
-                 "median_first_event_ps": None}
+                 "median_first_event_ps": None, "median_low_ps": None, "median_high_ps": None}
         if events:
             sf = survival(events, censored).sf
-            below = np.flatnonzero(sf.probabilities <= 0.5)
-            if len(below):
-                group["median_first_event_ps"] = float(sf.quantiles[below[0]])
+            band = sf.confidence_interval(0.95)
+            group["median_first_event_ps"] = _crossing(sf.quantiles, sf.probabilities)
+            group["median_low_ps"] = _crossing(sf.quantiles, band.low.probabilities)
+            group["median_high_ps"] = _crossing(sf.quantiles, band.high.probabilities)
             group["survival"] = {"time_ps": sf.quantiles.tolist(),
-                                 "still_in_core": sf.probabilities.tolist()}
+                                 "still_in_core": sf.probabilities.tolist(),
+                                 "low": band.low.probabilities.tolist(),
+                                 "high": band.high.probabilities.tolist()}
+        group.update(observed_mean(events, censored))
         for key in sorted({k for r in runs for k in r if k.startswith("residence_")}):
             group[key] = float(np.mean([r.get(key, 0.0) for r in runs]))
         if any("ccs_mean" in r for r in runs):
@@ -93,8 +110,57 @@ def group_table(rows: list[dict], keys: list[str]) -> list[dict]:
     return out
 
 
-def analyze_sweep(folder, formats=("png", "pdf")) -> list[dict]:
-    """Tables and figures comparing the groups of a sweep; returns the group rows."""
+def _crossing(times, probabilities):
+    """First time a survival curve is at or below 1/2 (ps), None if it never is."""
+    below = np.flatnonzero(np.asarray(probabilities) <= 0.5)
+    return float(times[below[0]]) if len(below) else None
+
+
+def observed_mean(event_times, durations, confidence: float = 0.95) -> dict:
+    """Constant-rate estimate of the mean first-event time, with censoring.
+
+    Returns ``n_events``, ``observed_mean_ps`` (total observed time over the
+    number of events; None without events) and its exact (Garwood) interval
+    for a count over a fixed exposure, ``observed_mean_low_ps`` =
+    2T / chi2(1 - a/2, 2n + 2) and ``observed_mean_high_ps`` =
+    2T / chi2(a/2, 2n) (None without events).
+    """
+    n = len(event_times)
+    exposure = float(np.sum(event_times) + np.sum(durations))
+    alpha = 1 - confidence
+    return {"n_events": n, "observed_mean_ps": exposure / n if n else None,
+            "observed_mean_low_ps": 2 * exposure / chi2.ppf(1 - alpha / 2, 2 * n + 2),
+            "observed_mean_high_ps": 2 * exposure / chi2.ppf(alpha / 2, 2 * n) if n else None}
+
+
+def _group_temperature(folder: Path, group: dict, keys: list[str]) -> float:
+    import tomllib
+
+    if "temperature_K" in keys:
+        return float(group["temperature_K"])
+    member = next(m for m in sweep_members(folder)
+                  if all(m["values"].get(k) == group[k] for k in keys))
+    stages = tomllib.loads(Path(member["spec"]).read_text())["stages"]
+    held = [s for s in stages if s.get("thermostat") != "nve"
+            and not isinstance(s.get("temperature_K"), list)]
+    return float(max(held, key=lambda s: s["duration_ps"])["temperature_K"])
+
+
+def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
+    """Tables and figures comparing the groups of a sweep; returns the group rows.
+
+    Parameters
+    ----------
+    folder : path
+        The sweep folder.
+    formats : tuple of str
+        Figure formats.
+    predict : callable, optional
+        ``predict(temperature_K) -> dict`` with ``rate_per_ps``, ``mean_ps``
+        and ``median_ps`` of the first event (e.g.
+        :func:`mdkit.rates.waiting_time` over the hops of a barrier); adds
+        the prediction to the groups, the figure and ``rates.csv``.
+    """
     from mdkit.analysis.plots import COLUMN_IN, save
 
     folder = Path(folder)
@@ -103,6 +169,21 @@ def analyze_sweep(folder, formats=("png", "pdf")) -> list[dict]:
     rows = member_table(folder)
     keys = [k for k in json.loads((folder / "sweep.json").read_text())["vary"] if k != "seed"]
     groups = group_table(rows, keys)
+    if predict is not None:
+        for group in groups:
+            temperature = _group_temperature(folder, group, keys)
+            prediction = predict(temperature)
+            group.update(group=", ".join(f"{k}={group[k]}" for k in keys) or "all",
+                         temperature_used_K=temperature,
+                         predicted_rate_per_ps=prediction["rate_per_ps"],
+                         predicted_mean_ps=prediction["mean_ps"],
+                         predicted_median_ps=prediction["median_ps"])
+        _write(out / "rates.csv", [
+            {**{k: g[k] for k in keys}, **{k: g.get(k) for k in (
+                "temperature_used_K", "n_runs", "n_events", "predicted_mean_ps",
+                "observed_mean_ps", "observed_mean_low_ps", "observed_mean_high_ps",
+                "predicted_median_ps", "median_first_event_ps", "median_low_ps",
+                "median_high_ps")}} for g in groups])
     _write(out / "members.csv", rows)
     _write(out / "groups.csv", [{k: v for k, v in g.items() if k != "survival"} for g in groups])
     (out / "groups.json").write_text(json.dumps(groups, indent=1))
@@ -113,10 +194,19 @@ def analyze_sweep(folder, formats=("png", "pdf")) -> list[dict]:
         label = ", ".join(f"{k}={group[k]}" for k in keys) or "all"
         curve = group.get("survival")
         if curve:
-            ax.step([0] + curve["time_ps"], [1] + curve["still_in_core"], where="post",
-                    label=f"{label} (n={group['n_runs']})")
+            line, = ax.step([0] + curve["time_ps"], [1] + curve["still_in_core"],
+                            where="post", label=f"{label} (n={group['n_runs']})")
+            ax.fill_between([0] + curve["time_ps"], [1] + curve["low"], [1] + curve["high"],
+                            step="post", color=line.get_color(), alpha=0.2, lw=0)
         else:
-            ax.axhline(1.0, ls=":", label=f"{label} (n={group['n_runs']}, none migrated)")
+            line = ax.axhline(1.0, ls=":", label=f"{label} (n={group['n_runs']}, none "
+                                                 f"migrated)")
+        if "predicted_rate_per_ps" in group:
+            end = max([r.get("duration_ps") or 0 for r in rows] + [1e-9])
+            t = np.linspace(0, end, 200)
+            ax.plot(t, np.exp(-group["predicted_rate_per_ps"] * t), ls="--", lw=1,
+                    color=line.get_color(),
+                    label=f"exp(-kt), barrier: mean {group['predicted_mean_ps']:.3g} ps")
     ax.set_xlabel("time / ps", fontsize=8)
     ax.set_ylabel("fraction with vacancy in core", fontsize=8)
     ax.set_ylim(-0.02, 1.05)

@@ -121,13 +121,36 @@ def cmd_analyze(args) -> None:
         if (folder / "sweep.json").exists():
             from mdkit.analysis.ensemble import analyze_sweep
 
-            for group in analyze_sweep(folder, _formats(args.formats)):
+            predict = None
+            if args.barrier:
+                from mdkit.rates import load_predictor
+
+                predict = load_predictor(args.barrier)
+            groups = analyze_sweep(folder, _formats(args.formats), predict=predict)
+            for group in groups:
                 print("mdkit analyze: " + ", ".join(
                     f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                     for k, v in group.items() if k != "survival"))
+            if predict is not None:
+                _print_rates(groups)
             print(f"  tables and figures in {folder / 'analysis'}")
         else:
             _report(folder, args.residence_ps, _formats(args.formats))
+
+
+def _print_rates(groups) -> None:
+    def ps(value):
+        return "-" if value is None else f"{value:.3g}"
+
+    print(f"{'group':<24} {'T / K':>6} {'events':>7} {'predicted mean':>15} "
+          f"{'observed mean (95 %)':>24} {'predicted median':>17} {'KM median (95 %)':>22}")
+    for g in groups:
+        print(f"{g['group']:<24} {g['temperature_used_K']:>6.0f} {g['n_events']:>3}/{g['n_runs']:<3} "
+              f"{ps(g['predicted_mean_ps']):>12} ps "
+              f"{ps(g['observed_mean_ps']):>7} ({ps(g['observed_mean_low_ps'])}-"
+              f"{ps(g['observed_mean_high_ps'])}) ps {ps(g['predicted_median_ps']):>14} ps "
+              f"{ps(g['median_first_event_ps']):>7} ({ps(g['median_low_ps'])}-"
+              f"{ps(g['median_high_ps'])}) ps")
 
 
 def cmd_sweep(args) -> None:
@@ -317,9 +340,33 @@ def cmd_energies(args) -> None:
     print(f"  stored in {args.db}")
 
 
-def cmd_barrier(args) -> None:
-    import json
+def cmd_validate(args) -> None:
+    from mdkit.ensemble import parse_vary
+    from mdkit.validation import validate_run
 
+    options = {k: v[0] for k, v in parse_vary(args.option or []).items()}
+    result = validate_run(args.run, args.against, args.frames, options,
+                          progress=False if args.quiet else None)
+    run = result["run_engine"]["name"]
+    print(f"{run} against {args.against} on {len(result['frames'])} frames "
+          f"({result['times_ps'][0]:.2f}-{result['times_ps'][-1]:.2f} ps)")
+    print(f"  {'element':<8} {'n':>6} {'MAE':>8} {'RMSE':>8} {'max':>8} {'|F| ref':>8}  (eV/Å)")
+    for row in result["forces"]:
+        print(f"  {row['element']:<8} {row['n_atoms']:>6} {row['mae_eV_per_A']:8.4f} "
+              f"{row['rmse_eV_per_A']:8.4f} {row['max_eV_per_A']:8.4f} "
+              f"{row['reference_rms_eV_per_A']:8.4f}")
+    energy = result["energy"]
+    if energy["rmse_eV_per_atom"] is None:
+        print("  energy: one frame gives no energy difference to compare (use --frames >= 2)")
+    else:
+        print(f"  energy error {1000 * energy['rmse_eV_per_atom']:.2f} meV/atom RMS, "
+              f"{1000 * energy['max_eV_per_atom']:.2f} meV/atom largest, after removing the "
+              f"engines' offset of {energy['offset_eV_per_atom']:.3f} eV/atom")
+    print(f"  table, summary and parity plot: {Path(args.run) / 'analysis'}/validation_"
+          f"{args.against}.csv|json|png")
+
+
+def cmd_barrier(args) -> None:
     from mdkit import barriers, rates
     from mdkit.ensemble import parse_vary
     from mdkit.systems import build
@@ -425,6 +472,10 @@ def parser() -> argparse.ArgumentParser:
                    help="time the vacancy must stay in its new class to count as an event "
                         "(default 0.5 ps)")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.add_argument("--barrier", metavar="DIR|rates.json",
+                   help="for a sweep: overlay the rate prediction of mdkit barrier (its output "
+                        "folder or rates.json) on the survival curves, and tabulate predicted "
+                        "vs observed first-event times (analysis/rates.csv)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("sweep", help="many runs of a spec on a Dask cluster",
@@ -549,6 +600,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="rg.png", help="output file (default rg.png)")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("validate", help="a run's engine against a reference engine on its frames",
+                       description="Recompute energies and forces of frames spread over a "
+                                   "run with the run's engine and a reference (GPAW LCAO by "
+                                   "default): force MAE/RMSE per element, largest force "
+                                   "error, energy error per atom; a table and a parity plot "
+                                   "in RUN/analysis/.  Interrupted, it continues.")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("--against", default="gpaw", help="reference engine (registry name)")
+    p.add_argument("--frames", type=int, default=5, help="frames, spread evenly (default 5)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="an option of the reference engine, e.g. basis=dzp; repeatable")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("snapshots", help="export frames for collision-cross-section programs",
                        description="Write chosen frames, centred, as XYZ (and IMoS / MOBCAL "

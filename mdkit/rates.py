@@ -234,3 +234,29 @@ def hop_rates(results: list[dict], temperatures_K, *, attempt_THz: float | None 
         channels.append(channel)
     return {"hops": channels,
             "waiting": [waiting_time(channels, float(t)) for t in temperatures_K]}
+
+
+def load_predictor(path):
+    """``predict(temperature_K)`` from a ``rates.json`` (or the folder holding it).
+
+    The hops, multiplicities, barriers and prefactors of ``mdkit barrier``
+    give the waiting time (:func:`waiting_time`) at any temperature.
+    """
+    import json
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "rates.json"
+    try:
+        summary = json.loads(path.read_text())
+        channels = [{k: c[k] for k in ("multiplicity", "prefactor_THz", "barrier_eV")}
+                    for c in summary["hops"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RateError(f"{path} is not a rates.json of mdkit barrier ({err}); run mdkit "
+                        "barrier with --vibrations or --attempt-THz first.") from None
+
+    def predict(temperature_K):
+        return waiting_time(channels, temperature_K)
+
+    predict.source = summary
+    return predict
