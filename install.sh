@@ -8,7 +8,9 @@ cd "$(dirname "$0")"
 
 # GPAW compiles against MPI, libxc and BLAS from Debian; asap3 compiles too;
 # PostgreSQL serves the results database when a postgresql:// URL is given.
-packages="build-essential openmpi-bin libopenmpi-dev libxc-dev libopenblas-dev postgresql"
+# POV-Ray renders the structure pictures, ffmpeg encodes movies, and chromium
+# opens the HTML report in its test (playwright drives it; it downloads no browser).
+packages="build-essential openmpi-bin libopenmpi-dev libxc-dev libopenblas-dev postgresql povray povray-includes chromium ffmpeg"
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -36,7 +36,8 @@ def rg_selections(universe, sites) -> dict:
     return groups
 
 
-def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf")) -> dict:
+def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), report: bool = True,
+                progress: bool | None = None) -> dict:
     """Analyse a run folder; returns the summary (also written as summary.json).
 
     Parameters
@@ -48,6 +49,12 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf")) -> di
         migration to count as an event.
     formats : sequence of str
         Figure formats.
+    report : bool
+        Also draw the Figure-4 panel and write ``report.html``
+        (:func:`mdkit.analysis.html_report.run_report`).
+    progress : bool, optional
+        Progress of the report's snapshots on stderr (None: bar on a terminal,
+        lines elsewhere; False: silent).
     """
     from mdkit.analysis import RadiusOfGyration, SiteOccupancy, find_events, summarize
     from mdkit.analysis import plots, vacancy_track
@@ -103,6 +110,10 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf")) -> di
                     "stage_names": stage_names, "events": events}], out / "rg", formats)
     plots.plot_occupancy(times, occupancy.occupancy, sites, out / "occupancy", formats)
     plots.plot_thermo(thermo, out / "thermo", formats)
+    if report:
+        from mdkit.analysis.html_report import run_report
+
+        run_report(folder, formats, progress)
     return summary
 
 
@@ -137,5 +148,6 @@ def _write_csv(path: Path, header, rows) -> None:
 
 
 def analyze_member(folder) -> dict:
-    """:func:`analyze_run` with PNG figures only, for the many members of a sweep."""
-    return analyze_run(folder, formats=("png",))
+    """:func:`analyze_run` with PNG figures only and no page, for the many members of a
+    sweep (the sweep's report writes the members' pages)."""
+    return analyze_run(folder, formats=("png",), report=False)
