@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,9 @@ def group_table(rows: list[dict], keys: list[str]) -> list[dict]:
                  "median_first_event_ps": None, "median_low_ps": None, "median_high_ps": None}
         if events:
             sf = survival(events, censored).sf
-            band = sf.confidence_interval(0.95)
+            with warnings.catch_warnings():  # undefined where the curve is 1 or 0: a gap
+                warnings.simplefilter("ignore", RuntimeWarning)
+                band = sf.confidence_interval(0.95)
             group["median_first_event_ps"] = _crossing(sf.quantiles, sf.probabilities)
             group["median_low_ps"] = _crossing(sf.quantiles, band.low.probabilities)
             group["median_high_ps"] = _crossing(sf.quantiles, band.high.probabilities)

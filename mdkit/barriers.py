@@ -258,7 +258,9 @@ def _write_atomic(path: Path, images) -> None:
     plain = []
     for image in images:
         copy = image.copy()
-        copy.info = {}  # builders' extras (ase.build's adsorbate_info) do not fit extxyz
+        # builders' extras (ase.build's adsorbate_info dict) do not fit extended XYZ
+        copy.info = {k: v for k, v in image.info.items()
+                     if isinstance(v, (str, int, float, bool, np.integer, np.floating))}
         if isinstance(image.calc, SinglePointCalculator):
             copy.calc = image.calc
         plain.append(copy)
@@ -471,7 +473,7 @@ def _path_lengths(images) -> np.ndarray:
 
 
 def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | None = None,
-            *, n_images: int = 5, fmax: float = 0.01, relax_fmax: float = 0.01,
+            *, n_images: int = 5, fmax: float = 0.01, relax_fmax: float | None = None,
             steps: int = 1000, db=None, folder=None, progress: bool = True) -> dict:
     """Minimum-energy path and barriers of one hop.
 
@@ -492,8 +494,9 @@ def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | No
         can stop on a higher-order saddle of a symmetric path (hollow Ag12
         with EMT: five imaginary modes at 0.02 eV/Å, one at 0.01 eV/Å), and
         rates need the first-order one.
-    relax_fmax : float
-        eV/Å, force criterion of the two end-state relaxations.
+    relax_fmax : float, optional
+        eV/Å, force criterion of the two end-state relaxations; default
+        ``fmax``, so that the ends are as converged as the band.
     steps : int
         Step limit of each relaxation and of the band.
     db : database, path or URL, optional
@@ -521,6 +524,7 @@ def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | No
     from mdkit.energetics import relax
 
     options = dict(options or {})
+    relax_fmax = fmax if relax_fmax is None else relax_fmax
     charge = int(sites.charge)
     atoms = atoms.copy()
     atoms.info["charge"] = charge
