@@ -98,6 +98,8 @@ def _report(folder, residence_ps, formats) -> None:
     print(f"  Rg {rg['mean']:.3f} ± {rg['std']:.3f} Å (range {rg['min']:.3f}-{rg['max']:.3f}; "
           f"{rg['change_percent']:+.2f} % from the first to the last tenth of the run)")
     print(f"  tables, summary.json and figures in {folder / 'analysis'}")
+    if (folder / "analysis" / "report.html").exists():
+        print(f"  report: {folder / 'analysis' / 'report.html'}")
 
 
 def _ps(text: str) -> float:
@@ -409,6 +411,67 @@ def cmd_barrier(args) -> None:
     print(f"  stored in {args.db}")
 
 
+def cmd_draw(args) -> None:
+    from mdkit.analysis import draw
+
+    target = Path(args.target)
+    if target.is_dir():
+        frames = draw.RunFrames(target)
+        frame = len(frames) - 1 if args.at is None else frames.frame_at(args.at)
+        scene = frames.scene(frame)
+    else:
+        if args.at is not None:
+            raise MdkitError(f"--at picks a time in a run folder; {target} is a structure file.")
+        from mdkit.systems import read_structure
+
+        atoms, sites = read_structure(target)
+        scene = draw.structure_scene(atoms, sites)
+    picture = draw.draw(scene, args.output, size_px=args.size, show_h=args.hydrogen)
+    print(f"mdkit draw: {args.output} ({picture.renderer}, {len(scene.vacant)} vacant "
+          f"site(s) circled)")
+
+
+def cmd_figure(args) -> None:
+    from mdkit.analysis import RadiusOfGyration, draw
+    from mdkit.analysis.figure import figure4
+
+    folder = Path(args.run)
+    frames = draw.RunFrames(folder)
+    rg = RadiusOfGyration(frames.universe.atoms).run().results.rg
+    stem = Path(args.output).with_suffix("") if args.output else folder / "analysis" / "figure4"
+    for path in figure4(frames, rg, stem, at_ps=args.at, formats=_formats(args.formats)):
+        print(f"mdkit figure: {path}")
+
+
+def cmd_report(args) -> None:
+    from mdkit.analysis import html_report
+    from mdkit.analysis.report import analyze_run
+
+    folders = [Path(f) for f in args.runs]
+    runs = [f for f in folders if not (f / "sweep.json").exists()]
+    for folder in folders:
+        if (folder / "sweep.json").exists():
+            print(f"mdkit report: {html_report.sweep_report(folder)}")
+        elif not (folder / "analysis" / "summary.json").exists():
+            analyze_run(folder)
+        elif len(runs) == 1:
+            html_report.run_report(folder)
+    if len(runs) == 1 and args.output is None:
+        print(f"mdkit report: {runs[0] / 'analysis' / 'report.html'}")
+    elif runs:
+        print(f"mdkit report: {html_report.report(runs, args.output)}")
+
+
+def cmd_movie(args) -> None:
+    from mdkit.analysis import draw
+    from mdkit.analysis.movie import write_movie
+
+    frames = draw.RunFrames(args.run)
+    path = write_movie(frames, args.output, max_frames=args.frames, fps=args.fps,
+                       size_px=args.size, progress=False if args.quiet else None)
+    print(f"mdkit movie: {path}")
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
@@ -629,6 +692,48 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="xyz", help="xyz, imos, mfj; comma-separated")
     p.add_argument("-o", "--output", help="output folder (default RUN/snapshots)")
     p.set_defaults(func=cmd_snapshots)
+
+    p = sub.add_parser("draw", help="picture of a structure or a run frame in the site colours",
+                       description="Draw metal atoms by site class (centre and shell blue, "
+                                   "staple pink, tetrahedral green, Hg purple), S yellow, C "
+                                   "grey, each vacant site as a red circle and the migrating "
+                                   "atoms ringed; POV-Ray when installed, else matplotlib.")
+    p.add_argument("target", metavar="FILE|RUN", help="structure file or run folder")
+    p.add_argument("--at", type=_ps, help="time in the run (default: its last frame)")
+    p.add_argument("-o", "--output", required=True, help="picture: .png, .pdf or .svg")
+    p.add_argument("--size", type=int, default=600, help="width in pixels (default 600)")
+    p.add_argument("--hydrogen", action="store_true", help="show H atoms")
+    p.set_defaults(func=cmd_draw)
+
+    p = sub.add_parser("figure", help="snapshots above the Rg curve (the Figure-4 panel)",
+                       description="Rg vs time with the stages shaded, and snapshots (start, "
+                                   "each event, end, or --at times) joined to their times.")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("--at", type=_ps, action="append", help="a snapshot time (repeatable)")
+    p.add_argument("-o", "--output", help="file stem (default RUN/analysis/figure4)")
+    p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("report", help="self-contained HTML report of runs or a sweep",
+                       description="Write RUN/analysis/report.html (analysing the run first "
+                                   "if needed): summary, Rg and CCS, occupancy, events, the "
+                                   "Figure-4 panel and a 3-D trajectory viewer.  Several runs "
+                                   "go side by side on one page (-o); a sweep folder gets the "
+                                   "ensemble page with links to its members' reports.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run or sweep folder(s)")
+    p.add_argument("-o", "--output", help="page for several runs, e.g. compare.html")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("movie", help="movie of a run in the site colours",
+                       description="Frames drawn as by mdkit draw, the time and stage on each, "
+                                   "encoded by ffmpeg (MP4 or GIF).")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("-o", "--output", required=True, help="movie: .mp4 or .gif")
+    p.add_argument("--frames", type=int, default=100, help="frames, evenly spaced (default 100)")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10)")
+    p.add_argument("--size", type=int, default=480, help="width in pixels (default 480)")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    p.set_defaults(func=cmd_movie)
     return top
 
 
