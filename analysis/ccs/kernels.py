@@ -94,7 +94,8 @@ def _site_pair(dx, dy, dz, rep, att, qq):
     ir2 = 1.0 / (dx * dx + dy * dy + dz * dz)
     ir6 = ir2 * ir2 * ir2
     coulomb = qq * math.sqrt(ir2)
-    return (rep * ir6 - att) * ir6 + coulomb, ((12.0 * rep * ir6 - 6.0 * att) * ir6 + coulomb) * ir2
+    energy = (rep * ir6 - att) * ir6 + coulomb
+    return energy, ((12.0 * rep * ir6 - 6.0 * att) * ir6 + coulomb) * ir2
 
 
 @njit(inline="always", **_FAST)
