@@ -205,3 +205,44 @@ def test_hollow_ag12_run_circle_follows_the_vacancy(ag12_frames, tmp_path):
         assert ring.sum() > 15
     # the same view for every frame: the run's frame is fixed, so is the pixel scale
     assert scene.half_width == frames.scene(0).half_width
+
+
+def mdkit(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_command_line_draw_and_movie(ag12_frames, tmp_path):
+    from PIL import Image
+
+    folder = ag12_frames.folder
+    built = mdkit("build", "ag28", "--vacancy", "center", "-o", "iso1.xyz", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    done = mdkit("draw", "iso1.xyz", "-o", "iso1.png", "--size", "200", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 vacant site(s) circled" in done.stdout
+    assert red_mask(imread(tmp_path / "iso1.png")).sum() > 30
+    done = mdkit("draw", folder, "--at", "0.2ps", "-o", "t.png", "--size", "200", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    bad = mdkit("draw", folder, "--at", "50ps", "-o", "late.png", cwd=tmp_path)
+    assert bad.returncode == 2 and "outside the run" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "late.png").exists()
+
+    movie = mdkit("movie", folder, "-o", "m.gif", "--frames", "6", "--size", "160", cwd=tmp_path)
+    assert movie.returncode == 0, movie.stderr
+    assert "6/6 frames drawn" in movie.stderr  # progress on stderr
+    gif = Image.open(tmp_path / "m.gif")
+    assert gif.n_frames == 6 and gif.size[0] == 160
+    captions = []
+    for k in (0, 5):
+        gif.seek(k)
+        captions.append(np.asarray(gif.convert("L"))[:14, :100])
+    assert (captions[0] != captions[1]).any()  # the time written on each frame differs
+    mp4 = mdkit("movie", folder, "-o", "m.mp4", "--frames", "4", "--size", "160", "--quiet",
+                cwd=tmp_path)
+    assert mp4.returncode == 0, mp4.stderr
+    assert (tmp_path / "m.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
