@@ -84,15 +84,17 @@ def cmd_run(args) -> None:
     done = RunFolder(folder)
     if not args.no_analyze and done.finished and not done.output("summary.json").exists():
         try:
-            _report(folder, residence_ps=0.5, formats=("png", "pdf"))
+            _report(folder, residence_ps=0.5, formats=("png", "pdf"),
+                    progress=False if args.quiet else None)
         except MdkitError as err:  # the run itself is fine; say why it was not analysed
             print(f"mdkit run: not analysed: {err}", file=sys.stderr)
 
 
-def _report(folder, residence_ps, formats) -> None:
+def _report(folder, residence_ps, formats, progress=None) -> None:
     from mdkit.analysis.report import analyze_run
 
-    summary = analyze_run(folder, residence_ps=residence_ps, formats=formats)
+    summary = analyze_run(folder, residence_ps=residence_ps, formats=formats,
+                          progress=progress)
     rg = summary["rg_angstrom"]["ion"]
     print(f"mdkit analyze: {summary['statement']}")
     print(f"  Rg {rg['mean']:.3f} ± {rg['std']:.3f} Å (range {rg['min']:.3f}-{rg['max']:.3f}; "
@@ -439,7 +441,8 @@ def cmd_figure(args) -> None:
     frames = draw.RunFrames(folder)
     rg = RadiusOfGyration(frames.universe.atoms).run().results.rg
     stem = Path(args.output).with_suffix("") if args.output else folder / "analysis" / "figure4"
-    for path in figure4(frames, rg, stem, at_ps=args.at, formats=_formats(args.formats)):
+    for path in figure4(frames, rg, stem, at_ps=args.at, formats=_formats(args.formats),
+                        dpi=args.dpi):
         print(f"mdkit figure: {path}")
 
 
@@ -712,6 +715,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=_ps, action="append", help="a snapshot time (repeatable)")
     p.add_argument("-o", "--output", help="file stem (default RUN/analysis/figure4)")
     p.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+    p.add_argument("--dpi", type=int, default=300,
+                   help="PNG resolution (default 300; 110 for a small web picture)")
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("report", help="self-contained HTML report of runs or a sweep",
