@@ -140,8 +140,9 @@ def main(argv=None) -> int:
               f"{fmt(group.get('median_first_event_ps')):>10} ({fmt(group.get('median_low_ps'))}-"
               f"{fmt(group.get('median_high_ps'))}) "
               f"{group['n_events']:>3}/{group['n_runs']:<3} {fmt(ratio):>9}")
+        median = summaries[0.01][1]["waiting"][0]["median_ps"] if 0.01 in summaries else None
         print(f"         ({group['n_runs']} runs of {3 + args.production_ps:g} ps in "
-              f"{wall:.0f} s; predicted median {fmt(summaries[0.01][1]['waiting'][0]['median_ps']) if 0.01 in summaries else '-'} ps)")
+              f"{wall:.0f} s; predicted median {fmt(median)} ps)")
     return 0
 
 

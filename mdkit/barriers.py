@@ -65,6 +65,10 @@ class BarrierError(MdkitError):
     """A hop, end state or band setting that cannot be used."""
 
 
+class BandConvergenceWarning(UserWarning):
+    """A band stopped at its step limit above the force criterion."""
+
+
 @dataclass(frozen=True)
 class Hop:
     """The vacancy moves from site ``vacant_site`` to site ``moving_site``.
@@ -191,10 +195,10 @@ def find_hops(atoms, sites: SiteMap, hop: str,
         if cls is not None and cls not in sites.class_names:
             raise BarrierError(f"hop {hop}: this structure has no {cls!r} sites; its classes "
                                f"are {', '.join(sites.class_names)}.")
-    vacant = [i for i in sites.select(source, occupied=False)]
-    if not vacant:
-        raise BarrierError(f"hop {hop}: no {source} site is vacant (vacant sites: "
-                           f"{', '.join(f'{k} ({sites.classes[k]})' for k in sites.vacant) or 'none'}).")
+    vacant = sites.select(source, occupied=False)
+    if not len(vacant):
+        listing = ", ".join(f"{k} ({sites.classes[k]})" for k in sites.vacant) or "none"
+        raise BarrierError(f"hop {hop}: no {source} site is vacant (vacant sites: {listing}).")
     hops = []
     for i in vacant:
         occupied = np.flatnonzero(sites.atoms >= 0)
@@ -281,7 +285,7 @@ def _band_energies(images) -> np.ndarray:
 
 
 def run_band(initial, final, calculator: str, options: dict | None = None, *, charge: int,
-             moving: int, n_images: int = 5, fmax: float = 0.05, steps: int = 1000,
+             moving: int, n_images: int = 5, fmax: float = 0.01, steps: int = 1000,
              folder=None, key_hash: str = "", progress: bool = True) -> dict:
     """Climbing-image NEB between two relaxed states; resumable through ``folder``.
 
@@ -405,10 +409,6 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
                       stacklevel=2)
     return {"images": finished, "energies_eV": energies, "n_steps": done,
             "converged": converged, "fmax_eV_A": reached, "resumed": resumed}
-
-
-class BandConvergenceWarning(UserWarning):
-    """A band stopped at its step limit above the force criterion."""
 
 
 def _neb_fmax(neb) -> float:

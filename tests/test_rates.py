@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mdkit import barriers, ensemble, rates
-from mdkit.analysis.ensemble import analyze_sweep, observed_mean
+from mdkit.analysis.ensemble import observed_mean
 from mdkit.analysis.report import analyze_member
 from mdkit.store import sweep_members
 from mdkit.systems import build
