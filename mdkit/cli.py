@@ -372,9 +372,11 @@ def cmd_validate(args) -> None:
 
 def cmd_barrier(args) -> None:
     from mdkit import barriers, rates
+    from mdkit.calculators import engine_for
     from mdkit.ensemble import parse_vary
     from mdkit.systems import build
 
+    engine_for(args.calculator)  # an unknown or missing engine is said before any work
     options = {k: v[0] for k, v in parse_vary(args.option or []).items()}
     if args.attempt_THz is not None and args.vibrations:
         raise MdkitError("give --attempt-THz or --vibrations, not both.")
