@@ -246,3 +246,28 @@ def test_command_line_draw_and_movie(ag12_frames, tmp_path):
     assert mp4.returncode == 0, mp4.stderr
     assert (tmp_path / "m.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_mo6_classes_have_their_own_colours_and_legend(tmp_path):
+    atoms, sites = build("mo6cl13")
+    assert sites.classes[sites.vacant].tolist() == ["apical"]  # the lacuna
+    scene = draw.structure_scene(atoms, sites)
+    picture = draw.draw(scene, tmp_path / "mo6.png", size_px=SIZE, renderer="matplotlib")
+    image = imread(tmp_path / "mo6.png")
+    classes = sites.atom_classes(len(atoms))
+    shown = np.isfinite(picture.atom_px[:, 0])
+    front = front_atoms(atoms.positions, picture.atom_radius_px, picture.atom_px, shown)
+    hues = {}
+    for i, rgb in colours_at_atoms(image, picture, front).items():
+        h, s, v = colorsys.rgb_to_hsv(*rgb)
+        hues.setdefault(classes[i], []).append((360 * h, v))
+    assert {"inner", "apical"} <= set(hues)
+    # their own code: core teal, inner orange (bright), apical brown (dark orange)
+    want = {"core": lambda h, v: 160 <= h <= 190, "inner": lambda h, v: 25 <= h <= 40 and v > 0.8,
+            "apical": lambda h, v: 10 <= h <= 35 and v < 0.7}
+    for cls, values in hues.items():
+        assert np.mean([want[cls](h, v) for h, v in values]) >= 0.9, (cls, values)
+    labels = [label for label, _ in draw.legend_entries(scene)]
+    assert {"Mo6 core", "inner", "apical"} <= set(labels)
+    red = np.argwhere(red_mask(image))[:, ::-1]
+    assert np.linalg.norm(red.mean(axis=0) - picture.vacancy_px[0]) < 3
