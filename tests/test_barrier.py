@@ -59,7 +59,7 @@ def test_au_on_al100_matches_the_ase_tutorial_barrier(au_hop):
     assert np.allclose(saddle.positions[fixed], slab.positions[fixed])
 
 
-def test_saddle_has_one_imaginary_mode_and_the_minimum_none(au_hop):
+def test_saddle_has_one_imaginary_mode_and_the_minimum_none(au_hop, tmp_path):
     slab, sites, hop, result = au_hop
     minimum = rates.frequencies(result["images"][0], "emt")
     saddle = rates.frequencies(result["images"][result["saddle_image"]], "emt")
@@ -67,6 +67,19 @@ def test_saddle_has_one_imaginary_mode_and_the_minimum_none(au_hop):
     assert minimum["n_force_calls"] == 6 * free
     assert len(minimum["imaginary_THz"]) == 0 and len(minimum["real_THz"]) == 3 * free
     assert len(saddle["imaginary_THz"]) == 1 and len(saddle["real_THz"]) == 3 * free - 1
+    # the same modes as ASE's own frequencies in cm^-1 (1 THz = 33.35641 cm^-1, c = 299792458 m/s)
+    from ase.vibrations import Vibrations
+
+    from mdkit.calculators import make_calculator
+
+    work = result["images"][0].copy()
+    work.set_constraint(slab.constraints)
+    work.calc = make_calculator("emt", work.copy(), 0)
+    vib = Vibrations(work, indices=[a.index for a in slab if a.tag <= 1], delta=0.01,
+                     name=str(tmp_path / "vib"))
+    vib.run()
+    ase_THz = np.sort(np.abs(vib.get_frequencies())) / 33.35641
+    assert np.allclose(minimum["real_THz"], ase_THz, rtol=1e-6, atol=1e-6)
     prefactor = rates.htst_prefactor_THz(minimum, saddle)
     # an adatom's attempt frequency: of the order of the surface phonons, 1-10 THz
     assert 1 < prefactor < 10
@@ -193,3 +206,4 @@ def test_cli_barrier_writes_path_profile_and_rates(tmp_path):
                          text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().endswith("the first index must be a vacant site: none.")
+
