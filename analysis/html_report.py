@@ -107,8 +107,10 @@ def _legend(data: dict, symbols) -> str:
                                              [], np.zeros(3), 1.0))
     items = "".join(f'<span class="key"><i style="background:{to_hex(c)}"></i>'
                     f"{html.escape(label)}</span>" for label, c in entries)
-    return (items + '<span class="key"><i class="ring red"></i>vacant site</span>'
-            '<span class="key"><i class="ring black"></i>migrating atom</span>')
+    items += '<span class="key"><i class="ring red"></i>vacant site</span>'
+    if data["marked"]:
+        items += '<span class="key"><i class="ring black"></i>migrating atom</span>'
+    return items
 
 
 def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0) -> tuple[str, dict]:
@@ -142,7 +144,7 @@ def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0) ->
 <label><input type="checkbox" id="hydrogen{index}"> H</label>
 <span class="time" id="time{index}"></span>
 </div>
-<div class="legend">{_legend({"classes": classes}, frames.symbols)}</div>
+<div class="legend">{_legend({"classes": classes, "marked": data["marked"]}, frames.symbols)}</div>
 <h3>Radius of gyration vs time</h3>
 {_image(out / "rg.png", "radius of gyration against time")}
 {ccs}

@@ -141,3 +141,56 @@ def test_sweep_page_links_member_reports(tmp_path):
         first = summary["first_core_to_shell_ps"]
         assert row[1] == ("" if first is None else f"{first:.2f}")
     assert "survival curve" in text
+
+
+def test_iso1_ligands_and_hydrogen_toggle(tmp_path):
+    """A few femtoseconds of real GFN-FF Iso1: the page shows the ligands' S and C, hides
+    H until the box is ticked, and circles the vacant centre in the viewer's data."""
+    from playwright.sync_api import sync_playwright
+
+    spec = tmp_path / "iso1.toml"
+    spec.write_text("""
+[system]
+build = "ag28"
+vacancy = "center"
+[calculator]
+name = "gfnff"
+[md]
+timestep_fs = 1.0
+stride_fs = 2
+checkpoint_ps = 0.006
+[[stages]]
+thermostat = "langevin"
+temperature_K = 290
+duration_ps = 0.006
+""")
+    folder = run(load_spec(spec), progress=False)
+    analyze_run(folder, formats=("png",), progress=False)
+    page = folder / "analysis" / "report.html"
+    text = page.read_text()
+    for key in ("centre + icosahedral shell", "staple", "tetrahedral", ">S<", ">C<"):
+        assert key in text, key
+    assert ">H<" not in text  # no legend entry for hidden H
+    errors, shots = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        view = browser.new_page(viewport={"width": 900, "height": 800})
+        view.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+        view.on("pageerror", lambda e: errors.append(str(e)))
+        view.goto(page.resolve().as_uri())
+        view.wait_for_function("window.mdkitViewers && window.mdkitViewers.length > 0")
+        view.wait_for_timeout(300)
+        shots.append(imread(io.BytesIO(view.locator("#viewer0").screenshot()))[..., :3])
+        view.check("#hydrogen0")
+        view.wait_for_timeout(300)
+        shots.append(imread(io.BytesIO(view.locator("#viewer0").screenshot()))[..., :3])
+        ARTEFACTS.mkdir(exist_ok=True)
+        view.screenshot(path=ARTEFACTS / "report_iso1_hydrogen.png")
+        browser.close()
+    assert errors == []
+    yellow = [((s[..., 0] > 0.6) & (s[..., 1] > 0.5) & (s[..., 2] < 0.3)).sum() for s in shots]
+    assert yellow[0] > 200  # S atoms drawn yellow
+    white = [((s.min(axis=2) > 0.85) & (s.max(axis=2) < 0.97)).sum() for s in shots]
+    changed = (np.abs(shots[1] - shots[0]).max(axis=2) > 0.1).mean()
+    assert changed > 0.005  # ticking H adds the hydrogens
+    assert white[1] > white[0]  # shaded white spheres: H in ASE's colour
