@@ -120,14 +120,16 @@ def test_shipped_file_metadata(shipped):
     assert len(shipped) == 173
     assert shipped.get_chemical_formula(mode="hill") == "C72H48Ag29S24"
     assert shipped.info["charge"] == -3
-    assert "GFN-FF" in shipped.info["source"]
+    assert "sevennet" in shipped.info["source"] and "7net-0" in shipped.info["source"]
     assert shipped.calc is None
     assert np.allclose(shipped.positions[0], 0.0)
 
 
-def test_shipped_is_a_gfnff_minimum(shipped):
+def test_shipped_is_a_minimum_of_the_engine_that_relaxed_it(shipped):
+    from mdkit.calculators import make_calculator
+
     atoms = shipped.copy()
-    atoms.calc = GFNFF(charge=-3)
+    atoms.calc = make_calculator("sevennet", atoms, -3)
     assert np.linalg.norm(atoms.get_forces(), axis=1).max() < 0.05
 
 
@@ -136,11 +138,16 @@ def test_every_s_bridges_two_or_three_ag(shipped):
     assert set((dist < 2.8).sum(axis=1)) <= {2, 3}
 
 
-def test_ag_s_bonds_are_normal_length(shipped):
-    dist = shipped.get_all_distances()[:29, 29:53]
-    bonds = dist[dist < AG_S_BOND]
-    assert bonds.size >= 48
-    assert bonds.min() > 2.3 and bonds.max() < 2.8
+def test_every_ag_s_bond_of_the_construction_is_kept(shipped):
+    dist = shipped.get_all_distances()
+    bonds = np.array(g._ag_s_bonds())
+    assert len(bonds) == 60  # 12 crown Ag x 3 + 4 tetrahedral x 3 + 12 shell x 1
+    lengths = dist[bonds[:, 0], bonds[:, 1]]
+    assert lengths.min() > 2.35 and lengths.max() < 2.80
+    # and no Ag-S contact outside the construction has formed
+    others = np.ones((29, 24), dtype=bool)
+    others[bonds[:, 0], bonds[:, 1] - 29] = False
+    assert dist[:29, 29:53][others].min() > 3.0
 
 
 def test_icosahedron_is_intact(shipped):
@@ -153,21 +160,11 @@ def test_icosahedron_is_intact(shipped):
     lengths = shell[edges[:, 0], edges[:, 1]]
     next_longest = np.sort(shell[np.triu_indices(12, 1)])[30]
     assert next_longest > 1.3 * lengths.max()
-    # GFN-FF's Ag-Ag bonds are shorter than DFT's (2.85-3.15 A edges, 2.84 A
-    # centre-shell): the yardstick is GFN-FF's own bare Ag13, relaxed here.
-    # The ligand shell may strain the core by a few per cent, not more.
-    from ase.cluster import Icosahedron
-    from ase.optimize import LBFGS
-
-    bare = Icosahedron("Ag", 2)
-    bare.calc = GFNFF(charge=0)
-    LBFGS(bare, logfile=None).run(fmax=0.005, steps=500)
-    bare_d = bare.get_all_distances()
-    bare_edge = np.sort(bare_d[1:13, 1:13][np.triu_indices(12, 1)])[:30].mean()
-    bare_radius = bare_d[0, 1:13].mean()
-    assert np.all(np.abs(lengths / bare_edge - 1) < 0.05) and lengths.max() < 3.2
-    centre_shell = dist[0, 1:13]
-    assert np.all(np.abs(centre_shell / bare_radius - 1) < 0.05)
+    # the study's DFT structure (SCIENCE.md): centre-shell 2.84 A, icosahedral
+    # surface Ag-Ag 2.85-3.15 A; the model must reproduce them, not merely a
+    # force field's own bare Ag13
+    assert np.all(np.abs(dist[0, 1:13] - 2.84) < 0.06)
+    assert lengths.min() > 2.78 and lengths.max() < 3.20
 
 
 def test_each_bdt_spans_two_crowns(shipped):
@@ -217,8 +214,8 @@ def test_shipped_keeps_t_symmetry(shipped):
         # Align on the best rotation, in case the file's frame has drifted.
         u, _, vt = np.linalg.svd(matched.T @ shipped.positions)
         fix = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
-        worst = max(worst, np.linalg.norm(matched @ fix - shipped.positions, axis=1).max())
-    assert worst < 0.15
+        worst = max(worst, np.sqrt(((matched @ fix - shipped.positions) ** 2).sum(1).mean()))
+    assert worst < 0.05  # RMS over atoms, for the worst of the 12 rotations
 
 
 def test_relax_lowers_energy_and_forces(unrelaxed):
@@ -228,7 +225,7 @@ def test_relax_lowers_energy_and_forces(unrelaxed):
     start = unrelaxed.copy()
     start.calc = calculator
     energy, force = start.get_potential_energy(), np.abs(start.get_forces()).max()
-    relaxed = g.relax(unrelaxed, steps=30)
+    relaxed = g.relax(unrelaxed, "gfnff", steps=30)
     assert relaxed.calc is None and relaxed.info["charge"] == -3
     assert np.allclose(relaxed.positions[0], 0.0)
     assert np.array_equal(relaxed.numbers, unrelaxed.numbers)

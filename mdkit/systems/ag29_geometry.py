@@ -25,16 +25,20 @@ of the crown across a two-fold axis, so the twelve ligands form one general
 orbit of T.
 
 The ring S are deliberately *not* bonded to the shell Ag, although the
-crystal analysis puts each over, and bonded to, an icosahedral vertex.
-GFN-FF makes Ag-S about 0.15 A shorter than the crystal; with the ring S tied
-to the shell, the contracting Ag3S3 rings pull the icosahedron apart across
-the tetrahedral faces (edges of 3.6-5 A after relaxation), and the benzene
-ring between two such S sits on the core with an H 1.9 A from an Ag.  With
-the ring S free the icosahedron stays intact and the ligands have room.
+crystal analysis puts each over, and bonded to, an icosahedral vertex.  The
+first model was relaxed with GFN-FF, which makes Ag-S about 0.15 A shorter
+than the crystal; with the ring S tied to the shell, the contracting Ag3S3
+rings pulled the icosahedron apart.  With the ring S free the icosahedron
+stays intact and the ligands have room; the topology is kept for the
+SevenNet-relaxed model, whose Ag-S bonds all stay within 2.35-2.80 A.
 
-GFN-FF also makes Ag-Ag contacts short: a bare neutral Ag13 relaxes to a
-centre-shell distance of 2.57 A (crystal 2.84 A), and the crown and
-tetrahedral Ag settle onto the icosahedron at about 2.7-2.8 A.
+Relaxation engine
+-----------------
+The shipped model is relaxed with SevenNet-0 (``7net-0``, a universal
+potential trained on PBE data), which reproduces the study's DFT core:
+centre-shell 2.84 A, icosahedral-surface Ag-Ag within 2.85-3.15 A.  GFN-FF
+compresses the core by 9 % (centre-shell 2.59 A, a bare Ag13 relaxes to
+2.57 A); ``relax(atoms, calculator="gfnff")`` still gives that model.
 
 Atom order
 ----------
@@ -54,8 +58,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.io import write
-from ase.optimize import LBFGS
-from gfnff import GFNFF
+from ase.optimize import FIRE
+
+from mdkit.calculators import make_calculator
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
@@ -288,23 +293,25 @@ def build_unrelaxed():
     return atoms
 
 
-def relax(atoms, fmax=0.01, steps=3000):
-    """Relax a structure with GFN-FF.
+def relax(atoms, calculator="sevennet", fmax=0.01, steps=3000):
+    """Relax a structure with a registry engine (FIRE).
 
-    GFN-FF derives its topology and its reference bond lengths from the
-    geometry of its first call.  The relaxation is therefore repeated with a
-    fresh calculator until a new ``GFNFF`` built on the result finds it
-    converged, as anyone loading the result will.
+    Engines that fix their topology at the first call (GFN-FF) are given a
+    fresh calculator after each round until one built on the result finds it
+    converged, as anyone loading the result will; for the others the second
+    round is one call.
 
     Parameters
     ----------
     atoms : ase.Atoms
         Start structure; ``info["charge"]`` (default -3) sets the charge.
         Not modified.
+    calculator : str
+        Registry name (:data:`mdkit.calculators.CALCULATORS`).
     fmax : float
         Convergence threshold on the largest atomic force, in eV/A.
     steps : int
-        Most LBFGS steps in total over all rounds.
+        Most FIRE steps in total over all rounds.
 
     Returns
     -------
@@ -315,20 +322,21 @@ def relax(atoms, fmax=0.01, steps=3000):
     Raises
     ------
     RuntimeError
-        If GFN-FF yields non-finite forces, as it does once a cluster has
-        been torn apart.
+        If the engine yields non-finite forces, as GFN-FF does once a
+        cluster has been torn apart.
     """
     work = atoms.copy()
     charge = int(work.info.get("charge", _CHARGE))
     taken = 0
     while True:
-        work.calc = GFNFF(charge=charge)
+        work.calc = make_calculator(calculator, work, charge)
         forces = work.get_forces()
         if not np.isfinite(forces).all():
-            raise RuntimeError("GFN-FF returned non-finite forces; the structure fell apart")
+            raise RuntimeError(f"{calculator} returned non-finite forces; the structure fell "
+                               "apart")
         if np.linalg.norm(forces, axis=1).max() < fmax or taken >= steps:
             break
-        optimizer = LBFGS(work, logfile=None)
+        optimizer = FIRE(work, logfile=None)
         optimizer.run(fmax=fmax, steps=steps - taken)
         taken += max(optimizer.nsteps, 1)
     relaxed = Atoms(work.get_chemical_symbols(), positions=work.positions - work.positions[0])
@@ -354,14 +362,14 @@ def _span(values):
     return f"{np.min(values):.3f}-{np.max(values):.3f} A"
 
 
-def _report(atoms):
+def _report(atoms, calculator):
     """Print force, symmetry and bond statistics; fail on a broken structure."""
     probe = atoms.copy()
-    probe.calc = GFNFF(charge=int(atoms.info["charge"]))
+    probe.calc = make_calculator(calculator, probe, int(atoms.info["charge"]))
     force = np.linalg.norm(probe.get_forces(), axis=1).max()
     deviation = _symmetry_deviation(atoms)
     dist = atoms.get_all_distances()
-    print(f"GFN-FF energy {probe.get_potential_energy():.4f} eV, "
+    print(f"{calculator} energy {probe.get_potential_energy():.4f} eV, "
           f"largest force {force:.4f} eV/A")
     print(f"T symmetry: RMS deviation {np.sqrt(np.mean(deviation ** 2)):.2e} A, "
           f"largest {deviation.max():.2e} A")
@@ -398,13 +406,17 @@ def _report(atoms):
         raise RuntimeError("the relaxed Ag-S bonding differs from the intended topology")
 
 
-def main():
+def main(calculator="sevennet"):
     """Build, relax and write the shipped model; print its statistics."""
-    relaxed = relax(build_unrelaxed())
+    from mdkit.calculators import engine_info
+
+    relaxed = relax(build_unrelaxed(), calculator)
+    info = engine_info(calculator, {})
     relaxed.info["source"] = (
-        "mdkit.systems.ag29_geometry; GFN-FF (gfnff 0.3.1), charge -3, fmax=0.01 eV/A"
-    )
-    _report(relaxed)
+        f"mdkit.systems.ag29_geometry; {calculator} ({info['version']}"
+        + (f", model {info['model']}" if "model" in info else "")
+        + "), FIRE, fmax=0.01 eV/A")
+    _report(relaxed, calculator)
     write(DATA_FILE, relaxed, format="extxyz")
     print(f"wrote {DATA_FILE}")
 
