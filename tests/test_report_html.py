@@ -194,3 +194,25 @@ duration_ps = 0.006
     changed = (np.abs(shots[1] - shots[0]).max(axis=2) > 0.1).mean()
     assert changed > 0.005  # ticking H adds the hydrogens
     assert white[1] > white[0]  # shaded white spheres: H in ASE's colour
+
+
+def test_command_line_report_and_figure(analysed, tmp_path):
+    from test_draw import mdkit
+
+    first, second = analysed
+    done = mdkit("report", first, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(str(first / "analysis" / "report.html"))
+    both = mdkit("report", first, second, cwd=tmp_path)
+    assert both.returncode == 2 and "-o" in both.stderr and "Traceback" not in both.stderr
+    both = mdkit("report", first, second, "-o", "both.html", cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    assert (tmp_path / "both.html").read_text().count('class="viewer"') == 2
+    figure = mdkit("figure", first, "--at", "0", "--at", "1ps", "-o", "f4", "--formats",
+                   "png,pdf", "--dpi", "80", cwd=tmp_path)
+    assert figure.returncode == 0, figure.stderr
+    image = imread(tmp_path / "f4.png")
+    assert image.shape[1] == round(7.0 * 80)  # the page width at the asked resolution
+    assert (tmp_path / "f4.pdf").read_bytes().startswith(b"%PDF")
+    missing = mdkit("figure", tmp_path / "nowhere", cwd=tmp_path)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
