@@ -3,6 +3,7 @@ playwright): no console errors, no network request, a non-blank 3-D viewer that
 changes when scrubbed to the last frame.  Screenshots are kept in tests/artefacts/.
 """
 
+import csv
 import io
 import json
 import re
@@ -200,9 +201,18 @@ def test_command_line_report_and_figure(analysed, tmp_path):
     from test_draw import mdkit
 
     first, second = analysed
+    ccs = mdkit("ccs", first, "--method", "pa", "--gas", "He", "--every", "0.8ps", "--quiet",
+                cwd=tmp_path)
+    assert ccs.returncode == 0, ccs.stderr
     done = mdkit("report", first, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(str(first / "analysis" / "report.html"))
+    text = (first / "analysis" / "report.html").read_text()
+    with (first / "analysis" / "ccs.csv").open() as handle:
+        values = [float(r["ccs_A2"]) for r in csv.DictReader(handle)]
+    assert f"CCS {np.mean(values):.1f} ± {np.std(values):.1f} Å² over {len(values)} snapshots" \
+        in text
+    assert 'alt="CCS and Rg against time"' in text
     both = mdkit("report", first, second, cwd=tmp_path)
     assert both.returncode == 2 and "-o" in both.stderr and "Traceback" not in both.stderr
     both = mdkit("report", first, second, "-o", "both.html", cwd=tmp_path)
