@@ -113,9 +113,12 @@ def _legend(data: dict, symbols) -> str:
     return items
 
 
-def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0) -> tuple[str, dict]:
-    """HTML of one analysed run and the data of its viewer."""
+def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0,
+                label: str | None = None) -> tuple[str, dict]:
+    """HTML of one analysed run (headed ``label``, default the folder's name) and the data
+    of its viewer."""
     folder = Path(folder)
+    label = label or folder.name
     out = folder / "analysis"
     summary_path = out / "summary.json"
     if not summary_path.exists():
@@ -134,7 +137,7 @@ def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0) ->
                + _image(out / "ccs.png", "CCS and Rg against time"))
     body = f"""
 <section class="run">
-<h2>{html.escape(folder.name)}</h2>
+<h2>{html.escape(label)}</h2>
 <p class="summary">{html.escape(summary['statement'])}</p>
 <h3>Trajectory</h3>
 <div class="viewer" id="viewer{index}"></div>
@@ -286,12 +289,15 @@ def report(folders, output=None, frames: list | None = None) -> Path:
             raise ReportError("several runs go on one page: name it with -o, e.g. "
                               "-o compare.html.")
         output = folders[0] / "analysis" / "report.html"
+    names = [f.name for f in folders]
+    if len(set(names)) < len(names):  # e.g. several runs/*/run: name them by their parent too
+        names = [f"{f.parent.name}/{f.name}" for f in folders]
     sections, data = [], []
-    for k, folder in enumerate(folders):
-        body, viewer = run_section(folder, frames[k] if frames else None, k)
+    for k, (folder, name) in enumerate(zip(folders, names)):
+        body, viewer = run_section(folder, frames[k] if frames else None, k, name)
         sections.append(body)
         data.append(viewer)
-    title = " vs ".join(f.name for f in folders)
+    title = " vs ".join(names)
     return write_page(output, f"mdkit report: {title}", sections, data)
 
 
