@@ -21,11 +21,21 @@ from .plots import _shade_stages
 WIDTH_IN = 7.0  # a journal page width
 
 
+#: Most snapshots in the automatic choice; more would be too small to read in a row.
+MAX_AUTO_SNAPSHOTS = 8
+
+
 def snapshot_frames(times, events, at_ps=None) -> list[int]:
-    """Frames to show: nearest to ``at_ps`` if given, else start, each event, end."""
+    """Frames to show: nearest to ``at_ps`` if given, else start, each event, end
+    (with more than :data:`MAX_AUTO_SNAPSHOTS` of those, an even pick among them that
+    keeps the start and the end)."""
     times = np.asarray(times, dtype=float)
     wanted = at_ps if at_ps else [times[0], *(e["time_ps"] for e in events), times[-1]]
-    return sorted({int(np.argmin(np.abs(times - t))) for t in wanted})
+    frames = sorted({int(np.argmin(np.abs(times - t))) for t in wanted})
+    if not at_ps and len(frames) > MAX_AUTO_SNAPSHOTS:
+        keep = np.linspace(0, len(frames) - 1, MAX_AUTO_SNAPSHOTS).round().astype(int)
+        frames = [frames[k] for k in keep]
+    return frames
 
 
 def figure4(frames: draw.RunFrames, rg_angstrom, stem, at_ps=None, size_px: int = 300,

@@ -271,3 +271,13 @@ def test_mo6_classes_have_their_own_colours_and_legend(tmp_path):
     assert {"Mo6 core", "inner", "apical"} <= set(labels)
     red = np.argwhere(red_mask(image))[:, ::-1]
     assert np.linalg.norm(red.mean(axis=0) - picture.vacancy_px[0]) < 3
+
+
+def test_automatic_snapshots_start_events_end():
+    from mdkit.analysis.figure import MAX_AUTO_SNAPSHOTS, snapshot_frames
+
+    times = np.arange(0, 10.001, 0.01)
+    assert snapshot_frames(times, [{"time_ps": 2.004}, {"time_ps": 7.5}]) == [0, 200, 750, 1000]
+    assert snapshot_frames(times, [], at_ps=[1, 1.001, 3]) == [100, 300]
+    many = snapshot_frames(times, [{"time_ps": t} for t in np.arange(0.5, 9.6, 0.5)])
+    assert len(many) == MAX_AUTO_SNAPSHOTS and many[0] == 0 and many[-1] == 1000
