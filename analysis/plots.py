@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from mdkit.runfolder import atomic_path
 from mdkit.sites import SiteMap
 
 COLUMN_IN = 3.4
@@ -26,7 +27,8 @@ def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
     paths = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=300, bbox_inches="tight")
+        with atomic_path(path) as tmp:  # a failed or killed save keeps the old figure
+            fig.savefig(tmp, dpi=300, bbox_inches="tight", format=fmt)
         paths.append(path)
     return paths
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mdkit import store
+from mdkit.runfolder import RunFolder, RunFolderError
 from mdkit.sites import is_metal
 
 CORE_CLASSES = ("center", "shell", "core")
@@ -60,12 +61,15 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), repor
     from mdkit.analysis import plots, vacancy_track
 
     folder = Path(folder)
-    out = folder / "analysis"
-    out.mkdir(exist_ok=True)
+    run = RunFolder(folder)
     universe = store.open_run(folder)
     sites = store.read_sites(folder)
     thermo = store.read_thermo(folder)
     n_frames = len(universe.trajectory)
+    if len(thermo["frame"]) < n_frames:
+        raise RunFolderError(f"{run.thermo} holds {len(thermo['frame'])} rows for the "
+                             f"{n_frames} frames of the trajectory; it is damaged.")
+    out = run.analysis
     stage = thermo["stage"][:n_frames]
     stage_names = list(dict.fromkeys(thermo["stage_name"]))
 
@@ -78,20 +82,20 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), repor
                          occupancy.atoms, sites, residence_ps=residence_ps)
     summary = summarize(occupancy.times, events, track, sites)
 
-    _write_csv(out / "rg.csv", ["frame", "time_ps", "stage"] + [f"rg_{k}" for k in rg],
+    _write_csv(run, "rg.csv", ["frame", "time_ps", "stage"] + [f"rg_{k}" for k in rg],
                zip(range(n_frames), times, thermo["stage_name"][:n_frames],
                    *[r.rg for r in rg.values()]))
-    _write_csv(out / "occupancy.csv", ["frame", "time_ps"] +
+    _write_csv(run, "occupancy.csv", ["frame", "time_ps"] +
                [f"site{i}_{c}" for i, c in enumerate(sites.classes)],
                ([f, t, *row] for f, (t, row) in enumerate(zip(times, occupancy.occupancy))))
     vacant = occupancy.occupancy == 0
-    _write_csv(out / "vacancy.csv", ["frame", "time_ps", "vacant_sites", "vacant_classes"],
+    _write_csv(run, "vacancy.csv", ["frame", "time_ps", "vacant_sites", "vacant_classes"],
                ([f, t, " ".join(map(str, np.flatnonzero(v))),
                  " ".join(sites.classes[np.flatnonzero(v)])]
                 for f, (t, v) in enumerate(zip(times, vacant))))
     columns = ["time_ps", "kind", "atom", "from_site", "from_class", "to_site", "to_class",
                "vacancy_before", "vacancy_after"]
-    _write_csv(out / "events.csv", columns, ([e[c] for c in columns] for e in events))
+    _write_csv(run, "events.csv", columns, ([e[c] for c in columns] for e in events))
 
     summary = {
         **summary,
@@ -104,7 +108,8 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), repor
         "fit_rmsd_angstrom": {"mean": float(np.mean(occupancy.rmsd)),
                               "max": float(np.max(occupancy.rmsd))},
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_plain))
+    with run.writing("summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=_plain))
 
     plots.plot_rg([{"label": folder.name, "times": times, "rg": rg["ion"].rg, "stage": stage,
                     "stage_names": stage_names, "events": events}], out / "rg", formats)
@@ -138,8 +143,8 @@ def _plain(value):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def _write_csv(path: Path, header, rows) -> None:
-    with path.open("w", newline="") as handle:
+def _write_csv(run: RunFolder, name: str, header, rows) -> None:
+    with run.writing(name) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows:

@@ -66,8 +66,16 @@ def choose_frames(times, *, at_ps=(), every_ps=None, events=(), window_ps=0.0, r
     def nearest(t):
         return int(np.argmin(np.abs(times - t)))
 
+    half = float(np.min(np.diff(times))) / 2 if len(times) > 1 else 0.0
     for t in at_ps:
+        if not times[0] - half <= t <= times[-1] + half:
+            raise MdkitError(f"--at {t:g} ps is outside the run, which has frames from "
+                             f"{times[0]:g} to {times[-1]:g} ps.")
         add(nearest(t), f"at {t:g} ps")
+    if every_ps is not None and every_ps <= 0:
+        raise MdkitError(f"--every must be a positive duration, not {every_ps:g} ps.")
+    if window_ps < 0:
+        raise MdkitError(f"--window must be zero or a positive duration, not {window_ps:g} ps.")
     if every_ps:
         for t in np.arange(times[0], times[-1] + 1e-9, every_ps):
             add(nearest(t), f"every {every_ps:g} ps")

@@ -27,14 +27,44 @@ def _describe(atoms, sites) -> str:
     return "\n".join(lines)
 
 
+def _check_output_file(path: Path) -> None:
+    """Refuse an output file in a missing folder, or over a file mdkit cannot tell it wrote
+    (a structure it wrote carries its site labels)."""
+    from ase.io.formats import filetype, ioformats
+
+    if not path.parent.is_dir():
+        raise MdkitError(f"cannot write {path}: folder {path.parent} does not exist.")
+    try:
+        writable = ioformats[filetype(str(path), read=False)].can_write
+    except (KeyError, ValueError):
+        writable = False
+    if not writable:
+        raise MdkitError(f"cannot write {path}: ASE writes no format for {path.suffix!r}; "
+                         "use .xyz (extended XYZ), .cif or .pdb.")
+    if path.exists():
+        try:
+            with path.open(errors="replace") as handle:
+                head = handle.readline() + handle.readline()
+        except OSError as err:
+            raise MdkitError(f"cannot write {path} ({err}).") from None
+        if "site_class" not in head:
+            raise MdkitError(f"{path} exists and is not a structure mdkit wrote; mdkit does "
+                             "not overwrite it: give another -o or move it away.")
+
+
 def cmd_build(args) -> None:
     from mdkit.systems import build, write_structure
     from mdkit.systems.io import EXTXYZ
 
+    if args.output:
+        _check_output_file(Path(args.output))
     atoms, sites = build(args.system, args.dope, args.vacancy)
     print(_describe(atoms, sites))
     if args.output:
-        write_structure(args.output, atoms, sites)
+        from mdkit.runfolder import atomic_path
+
+        with atomic_path(Path(args.output)) as tmp:
+            write_structure(tmp, atoms, sites)
         print(f"  written  {args.output}")
         if len(sites.vacant) and not args.output.lower().endswith(EXTXYZ):
             print(f"  note     {args.output} keeps no site labels, so the vacant site is "
@@ -116,8 +146,23 @@ def _ps(text: str) -> float:
                                          "500fs or 0.5 (ps).") from None
 
 
-def _formats(text: str) -> tuple[str, ...]:
+def _list(text: str) -> tuple[str, ...]:
     return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """Figure formats such as 'png,pdf', each one matplotlib writes."""
+    from matplotlib.figure import Figure
+
+    formats = _list(text)
+    known = Figure().canvas.get_supported_filetypes()
+    for fmt in formats:
+        if fmt not in known:
+            raise MdkitError(f"figure format {fmt!r} is not one matplotlib writes; choose "
+                             f"from {', '.join(sorted(known))}.")
+    if not formats:
+        raise MdkitError("no figure format given; write e.g. png,pdf.")
+    return formats
 
 
 def cmd_analyze(args) -> None:
@@ -157,7 +202,7 @@ def _print_rates(groups) -> None:
               f"{ps(g['median_high_ps'])}) ps")
 
 
-def cmd_sweep(args) -> None:
+def cmd_sweep(args) -> int:
     from mdkit import ensemble
 
     folder = ensemble.expand(args.spec, ensemble.parse_vary(args.vary or []),
@@ -175,16 +220,25 @@ def cmd_sweep(args) -> None:
                                      progress=False if args.quiet else None)
     finally:
         ensemble.shutdown(client)
-    failed = [r for r in results if r["status"] == "failed"]
-    for result in failed:
-        print(f"mdkit sweep: {result['name']} failed: {result['reason']}", file=sys.stderr)
-    print(f"mdkit sweep: {len(results) - len(failed)} run(s) done, {len(failed)} failed -> "
-          f"{folder}")
-    if not args.no_analyze:
+    from mdkit.runfolder import RunFolder, sweep_members
+
+    reasons = {r["name"]: r["reason"] for r in results if r["status"] == "failed"}
+    members = sweep_members(folder)
+    for member in members:  # failed now or in an earlier launch: all are listed
+        run = RunFolder(member["folder"])
+        if member["name"] not in reasons and run.status == "failed":
+            reasons[member["name"]] = (run.meta or {}).get("reason", "see its meta.json")
+    for name, reason in reasons.items():
+        print(f"mdkit sweep: {name} failed: {reason}", file=sys.stderr)
+    done = sum(r["status"] == "finished" for r in results)
+    print(f"mdkit sweep: {done} run(s) done now, {len(reasons)} of {len(members)} member(s) failed -> {folder}",
+          file=sys.stderr if reasons else sys.stdout)
+    if not args.no_analyze and len(reasons) < len(members):
         from mdkit.analysis.ensemble import analyze_sweep
 
         analyze_sweep(folder)
         print(f"  group tables and figures in {folder / 'analysis'}")
+    return 1 if reasons else 0
 
 
 def cmd_plot(args) -> None:
@@ -237,7 +291,7 @@ def cmd_snapshots(args) -> None:
     out = Path(args.output) if args.output else folder / "snapshots"
     index = write_snapshots(universe, frames, out, charge=sites.charge, rg=rg.rg,
                             stage_names=thermo["stage_name"], charges=charges,
-                            formats=_formats(args.format))
+                            formats=_list(args.format))
     print(f"mdkit snapshots: {len(frames)} frames "
           f"({'calculator' if charges is not None else 'evenly spread'} charges) -> {index}")
 
@@ -477,11 +531,18 @@ def cmd_movie(args) -> None:
     print(f"mdkit movie: {path}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in mdkit's form: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
     from mdkit import __version__
     from mdkit.systems import SYSTEMS
 
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="mdkit", description="Molecular dynamics of vacancy migration in cluster ions.")
     top.add_argument("--version", action="version", version=f"mdkit {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -761,11 +822,11 @@ def main(argv=None) -> int:
     _mpi_environment()
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)  # a command may report partial failure (a sweep) as 1
     except MdkitError as err:
         print(f"mdkit {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import os
 import re
 import subprocess
@@ -40,7 +39,8 @@ import tomli_w
 from mdkit.errors import MdkitError
 from mdkit.progress import ItemProgress
 from mdkit.protocol import load_spec, spec_from_dict
-from mdkit.store import member_status, sweep_members
+from mdkit.runfolder import (RunFolder, RunFolderError, SweepFolder, member_status,
+                             sweep_members)
 
 SHORTHANDS = {"vacancy": "system.vacancy", "dope": "system.dope", "build": "system.build",
               "calculator": "calculator.name", "seed": "md.seed"}
@@ -73,7 +73,12 @@ def parse_seeds(text: str | None) -> list[int]:
         if not match:
             raise SweepError(f"--seeds {text!r} must look like 1-20 or 1,2,5.")
         first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise SweepError(f"--seeds {text!r}: the range {part.strip()} runs backwards; "
+                             f"write {last}-{first}.")
         seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise SweepError(f"--seeds {text!r} names a seed twice; each seed is one run.")
     return seeds
 
 
@@ -143,18 +148,12 @@ def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
         members.append({"name": name, "values": dict(zip(vary, values)), "data": data})
     record = {"spec": str(spec_path.resolve()), "vary": vary,
               "members": [{"name": m["name"], "values": m["values"]} for m in members]}
-    index = folder / "sweep.json"
-    if index.exists() and json.loads(index.read_text()) != json.loads(json.dumps(record)):
-        raise SweepError(f"{folder} holds a different sweep; give another --out or remove it.")
     for member in members:  # every member must be valid before anything is written
         spec_from_dict(member["data"], folder / "members" / f"{member['name']}.toml")
-    (folder / "members").mkdir(parents=True, exist_ok=True)
-    for member in members:
-        path = folder / "members" / f"{member['name']}.toml"
-        text = tomli_w.dumps(member["data"])
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-    index.write_text(json.dumps(record, indent=1))
+    try:
+        SweepFolder(folder).write(record, {m["name"]: tomli_w.dumps(m["data"]) for m in members})
+    except RunFolderError as err:
+        raise SweepError(str(err)) from None
     return folder
 
 
@@ -185,7 +184,9 @@ def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
                                  + (f": {said[-1]}" if said else ""))
         else:
             run(spec, progress=False)
-        if analyze is not None and not (spec.folder / "analysis" / "summary.json").exists():
+        run_folder = RunFolder(spec.folder)
+        if analyze is not None and run_folder.finished \
+                and not run_folder.output("summary.json").exists():
             analyze(spec.folder)
     except MdkitError as err:
         result.update(status="failed", reason=str(err))

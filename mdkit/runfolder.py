@@ -153,6 +153,11 @@ class RunFolder:
         """The trajectory segments written so far, in frame order."""
         return sorted((self.path / SEGMENTS).glob("[0-9]*.nc"))
 
+    @property
+    def analysis(self) -> Path:
+        """The folder of the analysis outputs."""
+        return self.path / ANALYSIS
+
     def output(self, name: str) -> Path:
         """Where the named analysis output lives (``analysis/NAME``)."""
         return self.path / ANALYSIS / name

@@ -184,8 +184,21 @@ def is_metal(symbol: str) -> bool:
     return symbol not in NON_METALS
 
 
+#: Atoms closer than this many times the sum of their covalent radii count as bonded
+#: when a structure is checked for being one cluster (generous: a stretched bond stays one).
+BONDED_FACTOR = 1.5
+
+
 def check_distances(atoms, minimum: float = 0.5, source: str = "structure") -> None:
-    """Raise if two atoms are closer than ``minimum`` Å (a broken or duplicated file)."""
+    """Raise if a coordinate is not finite, two atoms are closer than ``minimum`` Å (a
+    broken or duplicated file), or the atoms form more than one cluster (a file of two
+    ions, or an atom far from the rest, would give silently wrong sites and Rg)."""
+    finite = np.isfinite(atoms.positions).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise SiteMapError(f"{source}: atom {bad} ({atoms[bad].symbol}) has a coordinate that "
+                           f"is not finite ({atoms.positions[bad].tolist()}); every coordinate "
+                           "must be a number in Å.")
     if len(atoms) < 2:
         return
     d = cdist(atoms.positions, atoms.positions)
@@ -197,6 +210,16 @@ def check_distances(atoms, minimum: float = 0.5, source: str = "structure") -> N
             f"{source}: atoms {min(i, j)} ({symbols[min(i, j)]}) and {max(i, j)} "
             f"({symbols[max(i, j)]}) are {d[i, j]:.3f} Å apart; atoms must be at least "
             f"{minimum} Å apart.")
+    from ase.data import covalent_radii
+    from scipy.sparse.csgraph import connected_components
+
+    radii = covalent_radii[atoms.numbers]
+    n, label = connected_components(d < BONDED_FACTOR * (radii[:, None] + radii[None, :]),
+                                    directed=False)
+    if n > 1:
+        sizes = np.bincount(label)
+        raise SiteMapError(f"{source} holds {n} separate clusters (of {', '.join(map(str, sizes))}"
+                           " atoms); give one cluster per file.")
 
 
 def classify_sites(atoms, charge: int | None = None) -> SiteMap:

@@ -20,6 +20,11 @@ ABBREVIATIONS = {"BDT": "C6H4S2"}
 _CHARGED = re.compile(r"^\[(.+)\](\d*)([+-])$")
 
 
+#: Isotope-pattern work grows with the atom count; the largest ions mdkit models (a few
+#: hundred atoms) take milliseconds, Ag99999999 would never finish.
+MAX_SPECTRUM_ATOMS = 10_000
+
+
 def ion_formula(formula: str, charge: int) -> str:
     """Bracket notation of an ion, e.g. ``ion_formula("Mo6Cl14", -2) == "[Mo6Cl14]2-"``."""
     if charge == 0:
@@ -41,6 +46,9 @@ def parse(formula: str, charge: int | None = None) -> molmass.Formula:
         and must agree with a bracketed one.
     """
     text = formula.replace(" ", "")
+    if not text:
+        raise SpeciesError("the formula is empty; write it like Mo6Cl14, Ag29(C6H4S2)12 or "
+                           "[Mo6Cl13]-.")
     for short, full in ABBREVIATIONS.items():
         text = text.replace(short, f"({full})")
     match = _CHARGED.match(text)
@@ -59,7 +67,8 @@ def parse(formula: str, charge: int | None = None) -> molmass.Formula:
         parsed.mass  # molmass parses lazily; fail here, not in the caller
         return parsed
     except Exception as err:  # molmass raises FormulaError and ValueError
-        raise SpeciesError(f"cannot read formula {formula!r} ({err}); write it like "
+        said = " ".join(str(err).split())  # molmass points at the character on a 2nd line
+        raise SpeciesError(f"cannot read formula {formula!r} ({said}); write it like "
                            "Mo6Cl14, Ag29(C6H4S2)12 or [Mo6Cl13]-.") from None
 
 
@@ -87,6 +96,11 @@ def mass_spectrum(formula: str, charge: int | None = None, top: int = 5) -> dict
         as (m/z, intensity relative to the largest) in order of m/z.
     """
     f = parse(formula, charge)
+    if f.atoms > MAX_SPECTRUM_ATOMS:
+        raise SpeciesError(f"{formula!r} has {f.atoms} atoms; isotope patterns are computed "
+                           f"for up to {MAX_SPECTRUM_ATOMS} atoms.")
+    if top < 1:
+        raise SpeciesError(f"--top must be at least 1 peak, not {top}.")
     z = abs(f.charge)
     if z == 0:
         raise SpeciesError(f"{formula!r} is neutral; give --charge (e.g. -2) to get m/z.")
