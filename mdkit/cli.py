@@ -208,7 +208,7 @@ def cmd_sweep(args) -> int:
     folder = ensemble.expand(args.spec, ensemble.parse_vary(args.vary or []),
                              ensemble.parse_seeds(args.seeds), args.out)
     client = ensemble.client_for(args.scheduler, args.cluster, args.workers, args.cores,
-                                 args.memory, args.walltime, args.jobs)
+                                 args.memory, args.walltime, args.jobs, args.gpus_per_worker)
     try:
         print(f"mdkit sweep: {folder} on {client.scheduler_info()['address']}; dashboard: "
               f"{client.dashboard_link}", file=sys.stderr)
@@ -627,6 +627,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", help="memory per batch job, e.g. 16GiB (slurm/pbs)")
     p.add_argument("--walltime", help="walltime per batch job, e.g. 02:00:00 (slurm/pbs)")
     p.add_argument("--jobs", type=int, help="number of batch jobs (slurm/pbs)")
+    p.add_argument("--gpus-per-worker", type=int, default=0, metavar="N",
+                   help="GPUs per worker for torch engines (sevennet, chgnet, mace): locally "
+                        "one worker per N GPUs, each pinned to its own; on slurm/pbs each job "
+                        "is one worker asking for N GPUs")
     p.add_argument("--mpi-ranks", type=int, default=1,
                    help="MPI ranks per run (GPAW); runs under mpiexec when > 1")
     p.add_argument("--no-analyze", action="store_true", help="do not analyse the runs")

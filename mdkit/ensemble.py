@@ -221,13 +221,18 @@ SWEEP_DASK_CONFIG = {
 
 
 def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=None,
-               walltime=None, jobs=None):
+               walltime=None, jobs=None, gpus_per_worker: int = 0):
     """A Dask ``Client``: existing scheduler, SLURM/PBS via dask-jobqueue, or local.
 
     The local cluster has one single-threaded worker process per core, with
     ``OMP_NUM_THREADS=1`` so engines do not oversubscribe the cores.  Clusters
     made here run with :data:`SWEEP_DASK_CONFIG`; an existing scheduler keeps
     its own settings.
+
+    With ``gpus_per_worker`` N > 0 every worker owns N GPUs: locally, one
+    worker per N of the GPUs torch sees, each pinned to its own by
+    ``CUDA_VISIBLE_DEVICES`` (:class:`PinGPUs`); on SLURM/PBS, one worker per
+    batch job, which asks the batch system for N GPUs.
     """
     import dask
     from dask.distributed import Client, LocalCluster
@@ -241,10 +246,39 @@ def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=
     with dask.config.set(SWEEP_DASK_CONFIG):
         if cluster in ("slurm", "pbs"):
             return Client(jobqueue_cluster(cluster, cores=cores, memory=memory,
-                                           walltime=walltime, jobs=jobs))
+                                           walltime=walltime, jobs=jobs,
+                                           gpus_per_worker=gpus_per_worker))
+        if gpus_per_worker:
+            gpus = local_gpu_groups(gpus_per_worker, n_workers)
+            client = Client(LocalCluster(n_workers=len(gpus), threads_per_worker=1,
+                                         processes=True, dashboard_address=":0"))
+            from mdkit.gpus import PinGPUs  # imports distributed: only here
+
+            client.register_plugin(PinGPUs(gpus), name="mdkit-pin-gpus")
+            return client
         workers = n_workers or os.cpu_count() or 1
         return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=":0"))
+
+
+def local_gpu_groups(gpus_per_worker: int, n_workers=None, n_gpus=None) -> list[str]:
+    """``CUDA_VISIBLE_DEVICES`` of each local worker: disjoint groups of ``gpus_per_worker``.
+
+    ``n_gpus`` defaults to the GPUs torch sees.
+    """
+    if gpus_per_worker < 0:
+        raise SweepError(f"--gpus-per-worker must be >= 0, got {gpus_per_worker}.")
+    if n_gpus is None:
+        import torch
+
+        n_gpus = torch.cuda.device_count()
+    groups = n_gpus // gpus_per_worker
+    if groups == 0:
+        raise SweepError(f"--gpus-per-worker {gpus_per_worker} asks for GPUs, but this machine "
+                         f"has {n_gpus} that torch can see.")
+    groups = min(groups, n_workers or groups)
+    return [",".join(str(g * gpus_per_worker + k) for k in range(gpus_per_worker))
+            for g in range(groups)]
 
 
 def _dask_env(config: dict) -> list[str]:
@@ -261,8 +295,13 @@ def shutdown(client) -> None:
         cluster.close()
 
 
-def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=None):
-    """A dask-jobqueue SLURM or PBS cluster, scaled to ``jobs`` batch jobs."""
+def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=None,
+                     gpus_per_worker: int = 0):
+    """A dask-jobqueue SLURM or PBS cluster, scaled to ``jobs`` batch jobs.
+
+    With ``gpus_per_worker`` N > 0 each job is one worker asking for N GPUs
+    (SLURM ``--gres=gpu:N``, PBS ``ngpus=N``); otherwise one worker per core.
+    """
     try:
         import dask_jobqueue
     except ImportError:
@@ -270,10 +309,21 @@ def jobqueue_cluster(kind: str, cores=None, memory=None, walltime=None, jobs=Non
                          ) from None
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
     cores = cores or 1
-    cluster = cls(cores=cores, processes=cores, memory=memory or f"{4 * cores}GiB",
+    memory = memory or f"{4 * cores}GiB"
+    extra = {}
+    if gpus_per_worker < 0:
+        raise SweepError(f"--gpus-per-worker must be >= 0, got {gpus_per_worker}.")
+    if gpus_per_worker and kind == "slurm":
+        extra.update(job_extra_directives=[f"--gres=gpu:{gpus_per_worker}"], job_cpu=cores)
+    elif gpus_per_worker:
+        extra["resource_spec"] = f"select=1:ncpus={cores}:ngpus={gpus_per_worker}:mem={memory}"
+    # a GPU job is one single-threaded worker (one run at a time on its GPUs); the
+    # batch system still reserves the cores asked for
+    workers = 1 if gpus_per_worker else cores
+    cluster = cls(cores=workers, processes=workers, memory=memory,
                   walltime=walltime or "01:00:00",
                   job_script_prologue=["export OMP_NUM_THREADS=1",
-                                       *_dask_env(SWEEP_DASK_CONFIG)])
+                                       *_dask_env(SWEEP_DASK_CONFIG)], **extra)
     cluster.scale(jobs=1 if jobs is None else jobs)
     return cluster
 
