@@ -39,7 +39,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import CensoredData, chi2, ecdf
 
-from mdkit.store import member_status, sweep_members
+from mdkit.runfolder import RunFolder, SweepFolder, atomic_path, member_status, sweep_members
 
 
 def member_table(folder) -> list[dict]:
@@ -47,8 +47,9 @@ def member_table(folder) -> list[dict]:
     rows = []
     for member in sweep_members(folder):
         row = {"name": member["name"], **member["values"], "status": member_status(member)}
-        summary_path = Path(member["folder"]) / "analysis" / "summary.json"
-        if row["status"] == "finished" and summary_path.exists():
+        run = RunFolder(member["folder"])
+        summary_path = run.output("summary.json")
+        if run.finished and summary_path.exists():
             summary = json.loads(summary_path.read_text())
             rg = summary["rg_angstrom"]["ion"]
             first = summary.get("first_core_to_shell_ps")
@@ -57,7 +58,7 @@ def member_table(folder) -> list[dict]:
                        rg_mean=rg["mean"], rg_std=rg["std"],
                        **{f"residence_{cls}_ps": t
                           for cls, t in summary.get("vacancy_residence_ps", {}).items()})
-            ccs = Path(member["folder"]) / "analysis" / "ccs.csv"
+            ccs = run.output("ccs.csv")
             if ccs.exists():
                 with ccs.open(newline="") as handle:
                     values = [float(r["ccs_A2"]) for r in csv.DictReader(handle)]
@@ -167,10 +168,10 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
     from mdkit.analysis.plots import COLUMN_IN, save
 
     folder = Path(folder)
+    rows = member_table(folder)  # a damaged index fails here, before anything is written
     out = folder / "analysis"
     out.mkdir(exist_ok=True)
-    rows = member_table(folder)
-    keys = [k for k in json.loads((folder / "sweep.json").read_text())["vary"] if k != "seed"]
+    keys = [k for k in SweepFolder(folder).record()["vary"] if k != "seed"]
     groups = group_table(rows, keys)
     if predict is not None:
         for group in groups:
@@ -189,7 +190,8 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
                 "median_high_ps")}} for g in groups])
     _write(out / "members.csv", rows)
     _write(out / "groups.csv", [{k: v for k, v in g.items() if k != "survival"} for g in groups])
-    (out / "groups.json").write_text(json.dumps(groups, indent=1))
+    with atomic_path(out / "groups.json") as tmp:
+        tmp.write_text(json.dumps(groups, indent=1))
 
     fig = Figure(figsize=(COLUMN_IN, 2.4), layout="constrained")
     ax = fig.add_subplot()
@@ -233,7 +235,7 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
 
 def _write(path: Path, rows: list[dict]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with path.open("w", newline="") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(rows)

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
+from mdkit.runfolder import RunFolder
+
 from .api import ccs_of_frames
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """Write the table whole or not at all: a temporary file beside it, then a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def ccs_of_run(folder, every_ps: float = 0.5, progress=None, **ccs_kwargs) -> dict:
@@ -50,6 +37,7 @@ def ccs_of_run(folder, every_ps: float = 0.5, progress=None, **ccs_kwargs) -> di
     from mdkit.progress import ItemProgress
 
     folder = Path(folder)
+    run = RunFolder(folder)
     universe = store.open_run(folder)
     sites = store.read_sites(folder)
     thermo = store.read_thermo(folder)
@@ -60,15 +48,16 @@ def ccs_of_run(folder, every_ps: float = 0.5, progress=None, **ccs_kwargs) -> di
         results = ccs_of_frames(universe, frames, charges_per_frame=charges,
                                 charge=sites.charge,
                                 progress=lambda done, total: bar.advance(), **ccs_kwargs)
-    out = folder / "analysis"
-    out.mkdir(exist_ok=True)
     rows = [{"frame": f, "time_ps": rg.times[f], "stage": thermo["stage_name"][f],
              "rg_angstrom": rg.rg[f], "ccs_A2": r["ccs_A2"], "error_A2": r["error_A2"],
              "method": r["method"], "gas": r["gas"],
              "orientation_model": r["orientation_model"] or ""}
             for f, r in zip(frames, results)]
-    table = out / "ccs.csv"
-    _write_csv(table, rows)
+    with run.writing("ccs.csv") as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))  # whole or not at all
+        writer.writeheader()
+        writer.writerows(rows)
     plots.plot_ccs([r["time_ps"] for r in rows], [r["ccs_A2"] for r in rows],
-                   [r["error_A2"] for r in rows], rg.times, rg.rg, out / "ccs", folder.name)
-    return {"results": results, "rows": rows, "table": table}
+                   [r["error_A2"] for r in rows], rg.times, rg.rg, run.analysis / "ccs",
+                   folder.name)
+    return {"results": results, "rows": rows, "table": run.output("ccs.csv")}
