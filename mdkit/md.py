@@ -31,12 +31,7 @@ from pathlib import Path
 import numpy as np
 from ase import units
 from ase.constraints import FixCom
-from ase.md.bussi import Bussi
-from ase.md.langevin import Langevin
-from ase.md.nose_hoover_chain import NoseHooverChainNVT
-from ase.md.nvtberendsen import NVTBerendsen
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-from ase.md.verlet import VelocityVerlet
 from ase.parallel import world
 
 from mdkit import store
@@ -46,6 +41,7 @@ from mdkit.masses import repartition_hydrogen_mass
 from mdkit.protocol import RunSpec, Stage
 from mdkit.runfolder import RunFolder, RunStateError  # noqa: F401 (raised by run)
 from mdkit.systems import build, read_structure, write_structure
+from mdkit.thermostats import THERMOSTATS
 
 
 class MDBlowUp(MdkitError):
@@ -53,35 +49,20 @@ class MDBlowUp(MdkitError):
 
 
 def make_dynamics(stage: Stage, atoms, timestep_fs: float, rng, temperature_K: float):
-    """The ASE dynamics object for a stage, at ``temperature_K``."""
-    dt = timestep_fs * units.fs
-    if stage.thermostat == "langevin":
-        # friction is given per ps; ASE wants inverse ASE time units
-        return Langevin(atoms, dt, temperature_K=temperature_K, fixcm=False,
-                        friction=stage.coupling / (1000.0 * units.fs), rng=rng)
-    if stage.thermostat == "bussi":
-        return Bussi(atoms, dt, temperature_K=temperature_K, taut=stage.coupling * units.fs,
-                     rng=rng)
-    if stage.thermostat == "nose-hoover":
-        return NoseHooverChainNVT(atoms, dt, temperature_K=temperature_K,
-                                  tdamp=stage.coupling * units.fs)
-    if stage.thermostat == "berendsen":
-        return NVTBerendsen(atoms, dt, temperature_K=temperature_K, fixcm=False,
-                            taut=stage.coupling * units.fs)
-    return VelocityVerlet(atoms, dt)
+    """The ASE dynamics object for a stage, at ``temperature_K`` (see :mod:`mdkit.thermostats`)."""
+    return THERMOSTATS[stage.thermostat].make(atoms, timestep_fs * units.fs, temperature_K,
+                                              stage.coupling, rng)
 
 
-def _thermostat_state(dyn) -> dict:
-    # Nose-Hoover chains carry their own variables; ASE offers no accessor.
-    if isinstance(dyn, NoseHooverChainNVT):
-        return {"nhc_eta": dyn._thermostat._eta.copy(), "nhc_p_eta": dyn._thermostat._p_eta.copy()}
-    return {}
+def _thermostat_state(stage: Stage, dyn) -> dict:
+    save = THERMOSTATS[stage.thermostat].state
+    return save(dyn) if save else {}
 
 
-def _restore_thermostat(dyn, state: dict) -> None:
-    if isinstance(dyn, NoseHooverChainNVT) and "nhc_eta" in state:
-        dyn._thermostat._eta = np.array(state["nhc_eta"])
-        dyn._thermostat._p_eta = np.array(state["nhc_p_eta"])
+def _restore_thermostat(stage: Stage, dyn, state: dict) -> None:
+    restore = THERMOSTATS[stage.thermostat].restore
+    if restore:
+        restore(dyn, state)
 
 
 def prepare_structure(spec: RunSpec) -> tuple:
@@ -278,11 +259,12 @@ class _Runner:
         spec, atoms = self.spec, self.atoms
         t0, t1 = stage.temperature_K or (None, None)
         ramp = lambda step: t0 + (t1 - t0) * (step - first) / (last - first)  # noqa: E731
+        self.stage = stage  # for the checkpoints of this stage
         dyn = make_dynamics(stage, atoms, spec.timestep_fs, self.rng,
                             None if t0 is None else ramp(self.step))
         dyn.nsteps = self.step  # observer intervals count global steps
         if self.step > first:
-            _restore_thermostat(dyn, self.thermostat_state)
+            _restore_thermostat(stage, dyn, self.thermostat_state)
         self.progress.stage(stage, self.step)
         reference = {"total": None}
         if t0 != t1:  # a ramp: the target for step n -> n+1 is that of step n+1
@@ -304,7 +286,7 @@ class _Runner:
         dyn.attach(lambda: self._checkpoint(dyn), interval=spec.checkpoint_interval)
         dyn.run(last - self.step)
         self.step = last
-        self.thermostat_state = _thermostat_state(dyn)
+        self.thermostat_state = _thermostat_state(stage, dyn)
 
     def _check(self, stage: Stage, row: dict, reference: dict) -> None:
         where = f"at {row['time_ps']:.3f} ps (step {row['step']}, stage {stage.name})"
@@ -331,7 +313,7 @@ class _Runner:
             return
         if dyn is not None:
             self.step = dyn.nsteps
-            self.thermostat_state = _thermostat_state(dyn)
+            self.thermostat_state = _thermostat_state(self.stage, dyn)
         self.writer.flush()
         self.run_folder.save_checkpoint({
             "step": self.step, "n_frames": self.writer.n_frames,

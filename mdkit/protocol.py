@@ -41,18 +41,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mdkit.errors import MdkitError
+from mdkit.thermostats import THERMOSTATS as _TABLE
 
 
 class RunSpecError(MdkitError):
     """A run spec that cannot be run as written."""
 
 
-THERMOSTATS = ("langevin", "bussi", "nose-hoover", "berendsen", "nve")
-#: Thermostats whose target temperature can change during a stage.
-RAMPABLE = ("langevin", "berendsen")
-#: Coupling parameter of each thermostat, with its default.
-COUPLING = {"langevin": ("friction_per_ps", 10.0), "bussi": ("taut_fs", 100.0),
-            "nose-hoover": ("tdamp_fs", 100.0), "berendsen": ("taut_fs", 100.0)}
+#: Thermostat names, those that can ramp, and each one's coupling key with its default,
+#: all from the one table in :mod:`mdkit.thermostats`.
+THERMOSTATS = tuple(_TABLE)
+RAMPABLE = tuple(name for name, t in _TABLE.items() if t.rampable)
+COUPLING = {name: (t.key, t.default) for name, t in _TABLE.items() if t.key}
 
 SYSTEM_KEYS = ("build", "file", "dope", "vacancy", "charge")
 MD_KEYS = ("timestep_fs", "seed", "stride_fs", "checkpoint_ps", "max_temperature_K",
