@@ -19,7 +19,8 @@ trajectory times are stored in single precision.
 Kinds of change:
 
 * ``"core-to-shell"``: an atom moves from any other site into a vacant
-  :data:`CORE` site, so the vacancy moves from the core to the atom's old
+  core site (a class in the SiteMap's ``core_classes``: ``center``, or the
+  ``core`` octahedron of a halide cluster), so the vacancy moves from the core to the atom's old
   site (a shell, surface, ... site) - the core-to-shell migration;
 * ``"shell-to-core"``: an atom leaves a core site for another site;
 * ``"hop"``: any other confirmed change of site.
@@ -32,8 +33,6 @@ import numpy as np
 from mdkit.errors import MdkitError
 from mdkit.sites import CLASS_ORDER, SiteMap
 
-#: The class of the core site whose vacancy the migration study follows.
-CORE = "center"
 #: Slack (ps) when comparing a stay with the residence time.
 TOLERANCE_PS = 1e-4
 #: Vacancy label of a frame on which every site is occupied.
@@ -128,7 +127,7 @@ def find_events(times, occupancy, assignment, atoms, sites: SiteMap,
                 "from_site": int(old), "from_class": str(sites.classes[old]),
                 "to_site": int(new), "to_class": str(sites.classes[new]),
                 "vacancy_before": str(labels[before]), "vacancy_after": str(labels[arrival]),
-                "kind": _kind(sites.classes[old], sites.classes[new],
+                "kind": _kind(sites.core_classes, sites.classes[old], sites.classes[new],
                               occupancy[before, new] == 0)})
     return sorted(events, key=lambda e: (e["time_ps"], e["atom"]))
 
@@ -170,10 +169,10 @@ def _changes(times, site, residence_ps):
             state, last_on = value[run], end[run]
 
 
-def _kind(old_class: str, new_class: str, new_was_vacant: bool) -> str:
-    if new_class == CORE and old_class != CORE and new_was_vacant:
+def _kind(core, old_class: str, new_class: str, new_was_vacant: bool) -> str:
+    if new_class in core and old_class not in core and new_was_vacant:
         return "core-to-shell"
-    if old_class == CORE and new_class != CORE:
+    if old_class in core and new_class not in core:
         return "shell-to-core"
     return "hop"
 
@@ -220,7 +219,8 @@ def summarize(times, events: list[dict], track: dict, sites: SiteMap) -> dict:
                "n_hops": counts["hop"], "counts": counts,
                "duration_ps": float(times[-1] - times[0]),
                "start": str(labels[0]), "end": str(labels[-1])}
-    summary["statement"] = _statement(summary, events, first, times)
+    summary["statement"] = _statement(summary, events, first, times,
+                                      (sites.core_classes or ("core",))[0])
     return summary
 
 
@@ -234,19 +234,19 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def _statement(summary, events, first, times) -> str:
+def _statement(summary, events, first, times, core: str) -> str:
     duration, start, end = summary["duration_ps"], summary["start"], summary["end"]
     if first is not None:
         later = [e for e in events if e["time_ps"] > first["time_ps"]]
         back = next((e for e in later if e["kind"] == "shell-to-core"), None)
         source = first["from_class"]
-        text = (f"The vacancy left the center for {_a(source)} site at {first['time_ps']:.2f} ps "
-                f"(atom {first['atom']} moved {source}\u2192center) and ")
+        text = (f"The vacancy left the {core} for {_a(source)} site at {first['time_ps']:.2f} ps "
+                f"(atom {first['atom']} moved {source}\u2192{first['to_class']}) and ")
         if back is None:
-            text += (f"stayed out of the center for the remaining "
+            text += (f"stayed out of the {core} for the remaining "
                      f"{times[-1] - first['time_ps']:.2f} ps")
         else:
-            text += f"returned to the center at {back['time_ps']:.2f} ps"
+            text += f"returned to the {core} at {back['time_ps']:.2f} ps"
         others = len(later) - (back is not None)
         if others:
             text += f"; {others} other confirmed site change{'s' if others > 1 else ''} followed"

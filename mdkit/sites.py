@@ -25,6 +25,10 @@ from mdkit.errors import SiteMapError
 CLASS_ORDER = ("center", "shell", "tetrahedral", "staple", "surface",
                "core", "inner", "apical")
 
+#: Classes that are the core of their cluster, whose vacancy the migration study follows:
+#: the centre of a centred cluster, the M6 octahedron of a halide cluster.
+CORE_CLASSES = ("center", "core")
+
 NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
 HALOGENS = frozenset("F Cl Br I".split())
 
@@ -81,6 +85,11 @@ class SiteMap:
         present = set(self.classes.tolist())
         known = [c for c in CLASS_ORDER if c in present]
         return known + sorted(present - set(known))
+
+    @property
+    def core_classes(self) -> tuple[str, ...]:
+        """The classes of this map that form the core (see :data:`CORE_CLASSES`)."""
+        return tuple(c for c in self.class_names if c in CORE_CLASSES)
 
     def class_counts(self, occupied_only: bool = False) -> dict[str, int]:
         """Number of sites of each class (only occupied ones if asked)."""

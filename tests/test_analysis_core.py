@@ -299,3 +299,27 @@ def test_event_inputs_must_fit_together():
         find_events([0, 1, 1, 2, 3], occupancy, np.zeros((5, 12), int), np.arange(12), sites)
     track = vacancy_track(occupancy, sites)
     assert set(track["label"]) == {"none"} and np.all(track["site"] == -1)
+
+
+def test_a_vacancy_in_the_mo6_core_is_followed_like_the_silver_centre():
+    """Which classes are the core comes from the SiteMap: an apical atom filling a vacant
+    site of the Mo6 octahedron (class ``core``) is a core-to-shell migration, as an Ag
+    atom filling the vacant ``center`` is, and the summary names the core."""
+    from mdkit.analysis import find_events, summarize, vacancy_track
+    from mdkit.sites import SiteMap
+
+    for core, outer in (("core", "apical"), ("center", "shell")):
+        classes = [core] * 6 + [outer] * 6
+        sites = SiteMap(np.arange(36.0).reshape(12, 3), classes, ["Mo"] * 12,
+                        [-1] + list(range(1, 12)), charge=-1)
+        times = np.arange(10) * 0.1
+        occupancy = np.ones((10, 12), int)
+        occupancy[:5, 0] = 0      # the core site is vacant ...
+        occupancy[5:, 6] = 0      # ... until the atom on site 6 moves in
+        assignment = np.where(np.arange(10) < 5, 6, 0)[:, None]
+        events = find_events(times, occupancy, assignment, [7], sites, residence_ps=0.2)
+        assert [(e["kind"], e["from_class"], e["to_class"]) for e in events] == \
+            [("core-to-shell", outer, core)]
+        summary = summarize(times, events, vacancy_track(occupancy, sites), sites)
+        assert summary["first_core_to_shell_ps"] == pytest.approx(0.5)
+        assert summary["statement"].startswith(f"The vacancy left the {core} for")
