@@ -43,7 +43,7 @@ For every frame, :class:`SiteOccupancy`
    spheres overlap; the nearest site then still wins).
 
 The kernel works on blocks of frames (see
-:class:`~mdkit.analysis.rg.ChunkedAnalysis`).  Its rotations come from the
+:class:`~mdkit.analysis.base.ChunkedAnalysis`).  Its rotations come from the
 polar decomposition of the 3x3 covariance by Newton iteration, elementwise
 over all frames of a block, with an SVD for the rare frame where that does
 not apply.
@@ -58,7 +58,7 @@ from scipy.spatial.distance import cdist
 from mdkit.errors import SiteMapError
 from mdkit.sites import SiteMap
 
-from .rg import CHUNK_SIZE, ChunkedAnalysis, components, tree_sum
+from .base import CHUNK_SIZE, ChunkedAnalysis, components, tree_sum
 
 #: Fewest atom-site pairs that define a rotation.
 MIN_FIT = 3
@@ -96,7 +96,7 @@ class SiteOccupancy(ChunkedAnalysis):
         sites.  Default: per site, half the distance to its nearest other
         site (see the module notes).
     chunk_size : int
-        Frames per block, see :class:`~mdkit.analysis.rg.ChunkedAnalysis`.
+        Frames per block, see :class:`~mdkit.analysis.base.ChunkedAnalysis`.
     **kwargs
         Passed to :class:`~MDAnalysis.analysis.base.AnalysisBase`.
 
