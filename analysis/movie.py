@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mdkit.progress import ItemProgress
+from mdkit.runfolder import atomic_path
 
 from . import draw
 
@@ -62,8 +63,8 @@ def write_movie(frames: draw.RunFrames, output, max_frames: int = 100, fps: floa
                          "write a .gif.")
     chosen = movie_frames(len(frames), max_frames)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.tmp{suffix}")
-    with tempfile.TemporaryDirectory(prefix="mdkit-movie-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mdkit-movie-") as folder, \
+            atomic_path(output) as tmp:  # a failed encoder leaves no half file
         with ItemProgress(f"mdkit movie: {frames.folder.name}", "frames drawn", len(chosen),
                           progress) as bar:
             for k, frame in enumerate(chosen):
@@ -74,7 +75,6 @@ def write_movie(frames: draw.RunFrames, output, max_frames: int = 100, fps: floa
             _ffmpeg(ffmpeg, Path(folder), fps, tmp)
         else:
             _pillow_gif(sorted(Path(folder).glob("f*.png")), fps, tmp)
-    tmp.replace(output)
     return output
 
 
@@ -88,7 +88,6 @@ def _ffmpeg(ffmpeg: str, folder: Path, fps: float, out: Path) -> None:
                            "-i", str(folder / "f%05d.png"), *filters, str(out)],
                           capture_output=True, text=True)
     if done.returncode:
-        out.unlink(missing_ok=True)
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise MovieError(f"ffmpeg could not encode {out.name}: {last}")
 
