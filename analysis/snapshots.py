@@ -25,6 +25,7 @@ import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
 from mdkit.errors import MdkitError
+from mdkit.runfolder import atomic_path, write_text
 
 FORMATS = ("xyz", "imos", "mfj")
 
@@ -147,7 +148,7 @@ def write_snapshots(universe, frames: dict, folder, *, charge: int, rg=None, sta
                      "charges": "equal share of the net charge" if even else "calculator",
                      "reason": "; ".join(reasons)})
     index = folder / "index.csv"
-    with index.open("w", newline="") as handle:
+    with atomic_path(index) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]) if rows else ["file"])
         writer.writeheader()
         writer.writerows(rows)
@@ -157,21 +158,21 @@ def write_snapshots(universe, frames: dict, folder, *, charge: int, rg=None, sta
 def _write_xyz(path, symbols, masses, xyz, q, charge, title):
     lines = [str(len(symbols)), f'charge={charge} comment="{title}, centred, Å"']
     lines += [f"{s:<2} {x:14.8f} {y:14.8f} {z:14.8f}" for s, (x, y, z) in zip(symbols, xyz)]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text(Path(path), "\n".join(lines) + "\n")
 
 
 def _write_imos(path, symbols, masses, xyz, q, charge, title):
     lines = [str(len(symbols)), f"{title} charge {charge} (x y z in Å, partial charge in e)"]
     lines += [f"{s:<2} {x:14.8f} {y:14.8f} {z:14.8f} {c:12.8f}"
               for s, (x, y, z), c in zip(symbols, xyz, q)]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text(Path(path), "\n".join(lines) + "\n")
 
 
 def _write_mfj(path, symbols, masses, xyz, q, charge, title):
     lines = [title, "1", str(len(symbols)), "ang", "calc", "1.0000"]
     lines += [f"{x:14.8f} {y:14.8f} {z:14.8f} {round(m):5d} {c:12.8f}"
               for (x, y, z), m, c in zip(xyz, masses, q)]
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text(Path(path), "\n".join(lines) + "\n")
 
 
 _WRITERS = {"xyz": (_write_xyz, ".xyz"), "imos": (_write_imos, ".imos.xyz"),

@@ -258,6 +258,14 @@ CASES = {
                                            ["sweep", "good.toml", "--seeds", "1-2", "--out",
                                             "mine"], "not a sweep folder"),
     "sweep: no such spec": (None, ["sweep", "missing.toml", "--seeds", "1"], "does not exist"),
+    # collision cross sections (the run's existing table must survive a bad option)
+    "ccs: unknown gas": (write("good/analysis/ccs.csv", "frame,ccs_A2\n0,100\n"),
+                         ["ccs", "good", "--method", "pa", "--gas", "Xe"], "unknown gas 'Xe'"),
+    "ccs: no such params file": (write("good/analysis/ccs.csv", "frame,ccs_A2\n0,100\n"),
+                                 ["ccs", "good", "--method", "pa", "--params", "no.toml"],
+                                 "no.toml does not exist"),
+    "ccs: not a duration": (None, ["ccs", "good", "--every", "soon"], "not a duration"),
+    "ccs: unknown method": (None, ["ccs", "ag13.xyz", "--method", "xx"], "invalid choice"),
     # energies
     "energies: loss without --fragment": (None, ["energies", "loss", "mo6cl14"], "--fragment"),
     "energies: reaction species without coefficient": (
