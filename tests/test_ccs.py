@@ -254,3 +254,22 @@ def test_trajectories_that_lose_energy_are_integrated_again(monkeypatch):
     loose = C.ccs(ion, method="tm", n_samples=32 * 512, seed=4)
     assert loose["diagnostics"]["retried"] > 0.1 * loose["diagnostics"]["trajectories"]
     assert abs(loose["ccs_A2"] - reference["ccs_A2"]) < 0.25 * reference["error_A2"]
+
+
+def test_comparison_of_structures_sharing_their_samples_is_paired():
+    """Two single structures with the same seed share their Sobol' batches, so the error of
+    their relative difference is the paired one: much smaller than with independent seeds,
+    and both differences must agree within their errors."""
+    small, _ = build("ag13")
+    large = small.copy()
+    large.positions *= 1.01
+    kw = {"method": "pa", "gas": "He", "n_samples": 32 * 4096}
+    a, b, c = C.ccs(small, **kw), C.ccs(large, **kw), C.ccs(large, seed=5, **kw)
+    paired = C.compare({"a": [a], "b": [b]})[1]
+    independent = C.compare({"a": [a], "c": [c]})[1]
+    assert paired["paired"] and not independent["paired"]
+    assert paired["difference_error_percent"] < 0.5 * independent["difference_error_percent"]
+    gap = abs(paired["difference_percent"] - independent["difference_percent"])
+    assert gap < 3 * math.hypot(paired["difference_error_percent"],
+                                independent["difference_error_percent"])
+    assert paired["difference_percent"] > 0

@@ -98,7 +98,7 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        mean, error, used, batches, diagnostics, reached = estimate(
+        mean, error, used, batch_means, diagnostics, reached = estimate(
             method, model, KB_EV * temperature_K, int(seed), n_samples, target_error)
     finally:
         numba.set_num_threads(previous)
@@ -107,7 +107,8 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
         "ccs_A2": mean, "error_A2": error, "relative_error": error / mean if mean else math.inf,
         "method": method, "gas": gas, "orientation_model": model.orientation,
         "temperature_K": float(temperature_K),
-        "n_samples": used, "batches": batches, "seed": int(seed), "n_workers": threads,
+        "n_samples": used, "batches": len(batch_means),
+        "batch_means_A2": batch_means.tolist(), "seed": int(seed), "n_workers": threads,
         "parameters": model.parameters, "gas_parameters": dict(model.gas),
         "defaults_used": sorted(el for el, p in model.parameters.items() if p["default"]),
         "charges": charge_label, "net_charge": net,
@@ -180,7 +181,11 @@ def compare(tables: dict) -> list[dict]:
         ``std_A2`` (spread over the frames), ``sem_A2`` (standard error of the
         mean, from that spread), ``mean_statistical_error_A2`` (Monte Carlo
         error of one frame, averaged), ``difference_percent`` relative to the
-        first label and its 1-sigma ``difference_error_percent``.
+        first label and its 1-sigma ``difference_error_percent``.  Two single
+        structures computed with the same seed and model share their random
+        samples batch by batch; their difference error is then the paired one,
+        from the spread of the batch-by-batch ratio over their common batches
+        (``paired`` True), which cancels the scatter they have in common.
     """
     rows = []
     for label, results in tables.items():
@@ -194,9 +199,30 @@ def compare(tables: dict) -> list[dict]:
         rows.append({"label": label, "n_frames": len(values), "mean_A2": float(values.mean()),
                      "std_A2": std, "sem_A2": sem, "mean_statistical_error_A2": stat})
     reference = rows[0]
-    for row in rows:
+    first = list(tables.values())[0]
+    for row, results in zip(rows, tables.values()):
         ratio = row["mean_A2"] / reference["mean_A2"]
         row["difference_percent"] = 100.0 * (ratio - 1.0)
-        row["difference_error_percent"] = (0.0 if row is reference else 100.0 * ratio * math.hypot(
-            row["sem_A2"] / row["mean_A2"], reference["sem_A2"] / reference["mean_A2"]))
+        paired = _paired_error(results, first, row["mean_A2"], reference["mean_A2"])
+        row["paired"] = paired is not None and row is not reference
+        row["difference_error_percent"] = 0.0 if row is reference else 100.0 * (
+            paired if paired is not None else ratio * math.hypot(
+                row["sem_A2"] / row["mean_A2"], reference["sem_A2"] / reference["mean_A2"]))
     return rows
+
+
+def _paired_error(results, reference, mean, reference_mean):
+    """Standard error of mean / reference_mean from shared batches, or None if not paired."""
+    if len(results) != 1 or len(reference) != 1:
+        return None
+    a, b = results[0], reference[0]
+    same = all(a.get(k) == b.get(k) for k in ("seed", "method", "gas", "orientation_model",
+                                                "temperature_K"))
+    if not same or "batch_means_A2" not in a or "batch_means_A2" not in b:
+        return None
+    n = min(len(a["batch_means_A2"]), len(b["batch_means_A2"]))
+    x = np.asarray(a["batch_means_A2"][:n])
+    y = np.asarray(b["batch_means_A2"][:n])
+    # delta method for the ratio of two means: z_k = x_k / Y - X y_k / Y^2
+    z = x / reference_mean - mean * y / reference_mean ** 2
+    return float(z.std(ddof=1) / math.sqrt(n))

@@ -139,7 +139,7 @@ def estimate(method: str, model: IonModel, kT: float, seed: int, n_samples, targ
 
     Returns
     -------
-    (mean, standard error, samples used, batches, diagnostics, reached)
+    (mean, standard error, samples used, batch means, diagnostics, reached)
     """
     size = BATCH_SIZE[method]
     limit = max(MIN_BATCHES, -(-(n_samples or MAX_SAMPLES) // size))
@@ -157,7 +157,7 @@ def estimate(method: str, model: IonModel, kT: float, seed: int, n_samples, targ
         relative = error / mean if mean > 0 else math.inf
         reached = target is not None and relative <= target
         if target is None or reached or len(means) >= limit:
-            return mean, error, len(means) * size, len(means), combine(diagnostics), reached
+            return mean, error, len(means) * size, means, combine(diagnostics), reached
         # the error falls as 1/sqrt(batches); aim 10 % past the target, grow at most 4x a round
         growth = 1.1 * (relative / target) ** 2 if math.isfinite(relative) else 4.0
         wanted = min(limit, 4 * len(means), max(len(means) + 1, math.ceil(growth * len(means))))
