@@ -456,7 +456,7 @@ def plot_profile(result: dict, stem, formats=("png",)) -> list[Path]:
     ax.plot(distance, energies, "o-", ms=4)
     top = int(np.argmax(energies))
     ax.annotate(f"{result['barrier_forward_eV']:.3f} eV", (distance[top], energies[top]),
-                textcoords="offset points", xytext=(4, 4), fontsize=7)
+                textcoords="offset points", xytext=(6, -10), fontsize=7)  # clear of the title
     ax.set_xlabel("path length / Å", fontsize=8)
     ax.set_ylabel("energy − initial / eV", fontsize=8)
     ax.set_title(result["hop_text"], fontsize=7)
