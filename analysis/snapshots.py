@@ -177,3 +177,59 @@ def _write_mfj(path, symbols, masses, xyz, q, charge, title):
 
 _WRITERS = {"xyz": (_write_xyz, ".xyz"), "imos": (_write_imos, ".imos.xyz"),
             "mfj": (_write_mfj, ".mfj")}
+
+
+def snapshots_of_run(run, *, at_ps=(), every_ps=None, events=False, window_ps=0.0,
+                     extremes=False, stage_ends=False, output=None, formats=("xyz",)) -> dict:
+    """Choose frames of a run folder and write them (the ``mdkit snapshots`` pipeline).
+
+    Parameters
+    ----------
+    run : mdkit.runfolder.RunFolder
+    at_ps, every_ps, window_ps, extremes
+        As for :func:`choose_frames` (ps).
+    events : bool
+        Add the frame of each migration event (the run is analysed first when
+        it has no ``analysis/summary.json``).
+    stage_ends : bool
+        Add the last frame of each stage.
+    output : path, optional
+        Output folder (default ``RUN/snapshots``).
+    formats : sequence of str
+        Any of :data:`FORMATS`.
+
+    Returns
+    -------
+    dict
+        ``frames`` (frame -> reasons), ``index`` (path of index.csv) and
+        ``calculator_charges`` (whether the partial charges are the engine's).
+    """
+    import json
+
+    from mdkit import store
+    from mdkit.analysis import RadiusOfGyration
+
+    folder = run.path
+    universe = store.open_run(folder)
+    sites = store.read_sites(folder)
+    thermo = store.read_thermo(folder)
+    rg = RadiusOfGyration(universe.atoms).run().results
+    found = []
+    if events:
+        summary = run.output("summary.json")
+        if not summary.exists():
+            from mdkit.analysis.report import analyze_run
+
+            analyze_run(folder)
+        found = json.loads(summary.read_text())["events"]
+    frames = choose_frames(rg.times, at_ps=at_ps, every_ps=every_ps, events=found,
+                           window_ps=window_ps, rg=rg.rg, extremes=extremes,
+                           stage=thermo["stage"][:len(rg.rg)] if stage_ends else None)
+    if not frames:
+        raise MdkitError("no frames chosen; give --every, --at, --events, --extremes or "
+                         "--stage-ends.")
+    charges = store.read_charges(folder, list(frames))
+    index = write_snapshots(universe, frames, Path(output) if output else folder / "snapshots",
+                            charge=sites.charge, rg=rg.rg, stage_names=thermo["stage_name"],
+                            charges=charges, formats=formats)
+    return {"frames": frames, "index": index, "calculator_charges": charges is not None}

@@ -264,36 +264,16 @@ def cmd_plot(args) -> None:
 
 
 def cmd_snapshots(args) -> None:
-    import json
+    from mdkit.analysis.snapshots import snapshots_of_run
+    from mdkit.runfolder import RunFolder
 
-    from mdkit import store
-    from mdkit.analysis import RadiusOfGyration
-    from mdkit.analysis.snapshots import choose_frames, write_snapshots
-
-    folder = Path(args.run)
-    universe = store.open_run(folder)
-    sites = store.read_sites(folder)
-    thermo = store.read_thermo(folder)
-    rg = RadiusOfGyration(universe.atoms).run().results
-    events = []
-    if args.events:
-        summary = folder / "analysis" / "summary.json"
-        if not summary.exists():
-            _report(folder, 0.5, ("png", "pdf"))
-        events = json.loads(summary.read_text())["events"]
-    frames = choose_frames(rg.times, at_ps=args.at or (), every_ps=args.every, events=events,
-                           window_ps=args.window, rg=rg.rg, extremes=args.extremes,
-                           stage=thermo["stage"][:len(rg.rg)] if args.stage_ends else None)
-    if not frames:
-        raise MdkitError("no frames chosen; give --every, --at, --events, --extremes or "
-                         "--stage-ends.")
-    charges = store.read_charges(folder, list(frames))
-    out = Path(args.output) if args.output else folder / "snapshots"
-    index = write_snapshots(universe, frames, out, charge=sites.charge, rg=rg.rg,
-                            stage_names=thermo["stage_name"], charges=charges,
+    done = snapshots_of_run(RunFolder(args.run), at_ps=args.at or (), every_ps=args.every,
+                            events=args.events, window_ps=args.window, extremes=args.extremes,
+                            stage_ends=args.stage_ends, output=args.output,
                             formats=_list(args.format))
-    print(f"mdkit snapshots: {len(frames)} frames "
-          f"({'calculator' if charges is not None else 'evenly spread'} charges) -> {index}")
+    charges = "calculator" if done["calculator_charges"] else "evenly spread"
+    print(f"mdkit snapshots: {len(done['frames'])} frames ({charges} charges) -> "
+          f"{done['index']}")
 
 
 def cmd_ccs(args) -> None:
