@@ -374,8 +374,12 @@ class RunFolder:
                 sites.save(tmp)
             self.discard_after(0)
         world.barrier()
-        with atomic_path(self.path / "topology.xyz") as tmp:  # ase.io writes on rank 0 itself
-            write_structure(tmp, atoms, sites)
+        # ase.io writes on rank 0 itself, but every rank must call it; only rank 0 renames
+        tmp = self.path / ".topology.tmp.xyz"
+        write_structure(tmp, atoms, sites)
+        if world.rank == 0:
+            os.replace(tmp, self.path / "topology.xyz")
+        world.barrier()
         write_json(self.path / "spec.json", spec.to_dict())
 
     def write_meta(self, meta: dict) -> None:
