@@ -87,10 +87,16 @@ def test_cli_reports_spec_errors_with_exit_2_quickly(tmp_path):
 def test_shipped_specs_are_valid():
     from pathlib import Path
 
-    specs = sorted((Path(__file__).parents[1] / "runs").glob("*.toml"))
+    runs = Path(__file__).parents[1] / "runs"
+    specs = {path.stem: load_spec(path) for path in sorted(runs.glob("*.toml"))}
     assert len(specs) >= 6
-    for path in specs:
-        spec = load_spec(path)
-        total_ps = sum(s.duration_ps for s in spec.stages)
-        assert total_ps == pytest.approx(12.0)
+    # the study's protocol: 3 ps thermalisation ... 2 ps annealing, 12 ps in all
+    for name in ("ag28_iso1_gfnff", "ag28_iso3_gfnff", "ag28_iso1_gpaw", "ag28_iso3_gpaw",
+                 "ag28_iso1_sevennet_full", "ag28_iso3_sevennet"):
+        spec = specs[name]
+        assert sum(s.duration_ps for s in spec.stages) == pytest.approx(12.0)
         assert spec.stages[0].duration_ps == 3.0 and spec.stages[-1].duration_ps == 2.0
+    # the main job: the thermalisation window at 290 K, 2 fs with 4-amu H
+    main = specs["ag28_iso1_sevennet"]
+    assert [s.temperature_K for s in main.stages] == [(290.0, 290.0)]
+    assert main.timestep_fs == 2.0 and main.hydrogen_mass_amu == 4.0
