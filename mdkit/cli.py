@@ -378,11 +378,30 @@ def cmd_energies(args) -> None:
     print(f"  stored in {args.db}")
 
 
+def _engine_options(items) -> dict:
+    """``["basis=dzp", "occupations={name='fermi-dirac', width=0.1}"]`` -> options.
+
+    Each value is read whole as a TOML value (so inline tables and lists keep
+    their commas); a value that is not TOML stays a string.
+    """
+    import tomllib
+
+    options = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise MdkitError(f"--option {item!r} must be KEY=VALUE, e.g. basis=dzp.")
+        try:
+            options[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key.strip()] = value.strip()
+    return options
+
+
 def cmd_validate(args) -> None:
-    from mdkit.ensemble import parse_vary
     from mdkit.validation import validate_run
 
-    options = {k: v[0] for k, v in parse_vary(args.option or []).items()}
+    options = _engine_options(args.option)
     result = validate_run(args.run, args.against, args.frames, options,
                           progress=False if args.quiet else None)
     run = result["run_engine"]["name"]

@@ -368,7 +368,12 @@ class RunFolder:
         """
         if world.rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
-            write_json(self.path / MARKER, {"made_by": "mdkit run", "created": now()})
+            marker = self.path / MARKER
+            if not marker.exists():
+                # written in place, not through a temporary name: the marker's
+                # existence is what counts, and a kill between a temporary file and
+                # its rename would leave a folder that is neither empty nor marked
+                marker.write_text(json.dumps({"made_by": "mdkit run", "created": now()}))
             write_text(self.path / "spec.toml", Path(spec.path).read_text())
             with atomic_path(self.path / "sites.json") as tmp:
                 sites.save(tmp)

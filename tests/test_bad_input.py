@@ -266,6 +266,14 @@ CASES = {
                                  "no.toml does not exist"),
     "ccs: not a duration": (None, ["ccs", "good", "--every", "soon"], "not a duration"),
     "ccs: unknown method": (None, ["ccs", "ag13.xyz", "--method", "xx"], "invalid choice"),
+    "ccs: negative temperature": (None, ["ccs", "ag13.xyz", "--method", "pa", "--temperature",
+                                         "-5"], "positive number of kelvin"),
+    "ccs: negative mass in params": (
+        write("neg.toml", "[element.Ag]\nmass_amu = -3.0\n"),
+        ["ccs", "ag13.xyz", "--method", "pa", "--params", "neg.toml"], "mass_amu"),
+    "ccs: string for a number in params": (
+        write("str.toml", "[element.Ag]\nhs_radius_A = \"big\"\n"),
+        ["ccs", "ag13.xyz", "--method", "pa", "--params", "str.toml"], "hs_radius_A"),
     # energies
     "energies: loss without --fragment": (None, ["energies", "loss", "mo6cl14"], "--fragment"),
     "energies: reaction species without coefficient": (

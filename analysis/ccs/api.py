@@ -84,6 +84,9 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
             raise CCSError(f"{len(q)} partial charges given for {n_atoms} atoms.")
         net = float(q.sum())
         charge_label = "calculator"
+    if not (np.isfinite(temperature_K) and temperature_K > 0):
+        raise CCSError(f"the gas temperature must be a positive number of kelvin, not "
+                       f"{temperature_K}.")
     if target_error is not None and not target_error > 0:
         raise CCSError(f"target_error must be a positive fraction, e.g. 0.003, not {target_error}.")
     if n_samples is not None and int(n_samples) < 1:
