@@ -128,13 +128,21 @@ def with_mdkit(steps, device, dt_fs, hydrogen_mass, tracked=False) -> float:
 
 def report(device, steps):
     call = bare_call(device)
-    bare = bare_ase(steps, device)
-    ours = with_mdkit(steps, device, 2.0, 4.0)
-    one_fs = with_mdkit(steps, device, 1.0, None)
-    before = with_mdkit(steps, device, 1.0, None, tracked=True)
+    # a palindrome (A B C D D C B A): a steady drift of the machine's speed weighs
+    # on every configuration alike; each figure is the mean of its two runs
+    runs = {"bare": lambda: bare_ase(steps, device),
+            "ours": lambda: with_mdkit(steps, device, 2.0, 4.0),
+            "one_fs": lambda: with_mdkit(steps, device, 1.0, None),
+            "before": lambda: with_mdkit(steps, device, 1.0, None, tracked=True)}
+    times = {name: [] for name in runs}
+    for name in [*runs, *reversed(runs)]:
+        times[name].append(runs[name]())
+    bare, ours, one_fs, before = (float(np.mean(times[name])) for name in runs)
+    spread = max(abs(a - b) / (a + b) * 2 for a, b in times.values())
     ps_per_hour = lambda seconds, dt: 3600 / seconds * dt / 1000  # noqa: E731
     threads = os.environ["OMP_NUM_THREADS"]
-    print(f"[{device}, {threads} threads, {steps} steps each]")
+    print(f"[{device}, {threads} threads, {steps} steps per run, each configuration run twice; "
+          f"the two runs of one configuration differed by up to {100 * spread:.0f} %]")
     print(f"bare SevenNet-0 call (172 atoms)    : {call:7.3f} s")
     print(f"bare ASE Langevin, 2 fs, H 4 amu   : {bare:7.3f} s/step  "
           f"{ps_per_hour(bare, 2.0):6.2f} ps/h")
