@@ -28,18 +28,10 @@ def read_ion(path, charge: int | None = None) -> tuple:
         ``atoms.info["charge"]`` holds the net charge; charges is an (n,)
         array when the file gives per-atom charges.
     """
-    import ase.io
+    from mdkit.systems.io import read_atoms
 
     path = Path(path)
-    if not path.is_file():
-        raise CCSError(f"structure file {path} does not exist.")
-    try:
-        atoms = ase.io.read(path, index=0)
-    except Exception as err:  # ase raises many types for unparsable files
-        raise CCSError(f"{path} could not be read as a structure ({type(err).__name__}: "
-                       f"{err}); give an XYZ, extended XYZ, PDB or CIF file.") from None
-    if len(atoms) == 0:
-        raise CCSError(f"{path} holds no atoms.")
+    atoms = read_atoms(path)
     charges = None
     for key in ("initial_charges", "charges"):
         if key in atoms.arrays and np.any(atoms.arrays[key] != 0):

@@ -20,6 +20,29 @@ from mdkit.sites import SiteMap, check_distances, classify_sites
 EXTXYZ = (".xyz", ".extxyz")
 
 
+def read_atoms(path):
+    """The first frame of a structure file, checked: it exists, parses, holds atoms.
+
+    Coordinates must be finite and form one cluster
+    (:func:`mdkit.sites.check_distances`).  Raises :class:`StructureError`.
+    """
+    import ase.io  # ~0.7 s: imported where needed, so spec errors stay instant
+
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file {path} does not exist.")
+    try:
+        atoms = ase.io.read(path, index=0)
+    except Exception as err:  # ase raises many types for unparsable files
+        raise StructureError(f"{path} could not be read as a structure "
+                             f"({type(err).__name__}: {err}); give an XYZ, extended XYZ, "
+                             "CIF or PDB file.") from None
+    if len(atoms) == 0:
+        raise StructureError(f"{path} holds no atoms.")
+    check_distances(atoms, source=str(path))
+    return atoms
+
+
 def read_structure(path, charge: int | None = None) -> tuple:
     """Read a cluster structure and its sites.
 
@@ -37,20 +60,7 @@ def read_structure(path, charge: int | None = None) -> tuple:
         Sites come from the file when mdkit wrote it, otherwise from
         :func:`mdkit.sites.classify_sites`.
     """
-    import ase.io  # ~0.7 s: imported where needed, so spec errors stay instant
-
-    path = Path(path)
-    if not path.is_file():
-        raise StructureError(f"structure file {path} does not exist.")
-    try:
-        atoms = ase.io.read(path, index=0)
-    except Exception as err:  # ase raises many types for unparsable files
-        raise StructureError(f"{path} could not be read as a structure "
-                             f"({type(err).__name__}: {err}); give an XYZ, extended XYZ, "
-                             "CIF or PDB file.") from None
-    if len(atoms) == 0:
-        raise StructureError(f"{path} holds no atoms.")
-    check_distances(atoms, source=str(path))
+    atoms = read_atoms(path)
     if charge is not None:
         atoms.info["charge"] = int(charge)
     atoms.info["charge"] = int(atoms.info.get("charge", 0))
