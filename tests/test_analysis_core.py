@@ -19,14 +19,13 @@ from mdkit.errors import MdkitError
 from mdkit.md import run
 from mdkit.protocol import load_spec
 from mdkit.systems import build
-from test_md import make_spec
 
 DT = 0.01  # ps between synthetic frames
 SYSTEMS = ["ag55", "ag28"]
 
 
 @pytest.fixture(scope="module")
-def emt_run(tmp_path_factory):
+def emt_run(make_spec, tmp_path_factory):
     """A real 0.6 ps EMT run of Ag54 (Ag55 with its centre vacant) from 290 K."""
     folder = tmp_path_factory.mktemp("emt")
     return run(load_spec(make_spec(folder, seed=5)), progress=False)

@@ -8,9 +8,6 @@ real subprocesses.
 
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,10 +51,6 @@ def base(tmp_path_factory):
     finally:
         os.chdir(cwd)
     return root
-
-
-def files(root: Path) -> dict:
-    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --- workspace changes, each made before the command runs ---------------------------------
@@ -283,7 +276,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_is_one_sentence_exit_2_and_changes_nothing(name, base, tmp_path,
+def test_bad_input_is_one_sentence_exit_2_and_changes_nothing(files, name, base, tmp_path,
                                                              monkeypatch, capsys):
     change, argv, words = CASES[name]
     ws = tmp_path / "ws"
@@ -309,18 +302,12 @@ def test_bad_input_is_one_sentence_exit_2_and_changes_nothing(name, base, tmp_pa
                 and k.name.endswith((".nc", ".csv", ".json"))], "wrote into a run folder"
 
 
-def mdkit(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
 @pytest.mark.parametrize("argv, words", [
     (["run", "d/data.toml"], "was not made by mdkit"),
     (["mz", "Ag99999999", "--charge", "1"], "atoms"),
     (["snapshots", "good", "--every", "abc"], "not a duration"),
 ])
-def test_as_a_subprocess(argv, words, base, tmp_path):
+def test_as_a_subprocess(mdkit, files, argv, words, base, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(base, ws)
     write("d/data.toml", SPEC)(ws)
@@ -333,7 +320,7 @@ def test_as_a_subprocess(argv, words, base, tmp_path):
     assert {k: v for k, v in after.items() if k in before} == before
 
 
-def test_sweep_whose_members_all_failed_exits_non_zero_with_the_list(tmp_path):
+def test_sweep_whose_members_all_failed_exits_non_zero_with_the_list(mdkit, tmp_path):
     # every member heats past a 1 K limit: a run failure, reported per member
     (tmp_path / "hot.toml").write_text(spec_with("checkpoint_ps = 0.02",
                                                  "checkpoint_ps = 0.02\nmax_temperature_K = 1"))

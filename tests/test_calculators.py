@@ -10,43 +10,6 @@ import pytest
 
 from mdkit import calculators, store
 from mdkit.calculators import CalculatorError, Engine, make_calculator
-from mdkit.md import run
-from mdkit.protocol import load_spec
-
-SPEC = """
-[system]
-build = "{system}"
-[calculator]
-name = "{name}"
-{options}
-[md]
-timestep_fs = {dt}
-seed = 2
-stride_fs = {dt}
-checkpoint_ps = {checkpoint}
-{md_extra}
-[[stages]]
-name = "start"
-thermostat = "langevin"
-temperature_K = 290
-duration_ps = {heat}
-[[stages]]
-name = "nve"
-thermostat = "nve"
-duration_ps = {nve}
-"""
-
-
-def short_run(tmp_path, system, name, options="", dt=1.0, heat=0.002, nve=0.004, md_extra=""):
-    path = tmp_path / f"{name}.toml"
-    path.write_text(SPEC.format(system=system, name=name, options=options, dt=dt,
-                                heat=heat, nve=nve, checkpoint=heat, md_extra=md_extra))
-    spec = load_spec(path)
-    folder = run(spec, progress=False)
-    thermo = store.read_thermo(folder)
-    assert len(thermo["frame"]) == spec.total_steps + 1
-    assert np.isfinite(thermo["total_eV"]).all()
-    return spec, folder, thermo
 
 
 def nve_spread_per_atom(thermo, n_atoms):
@@ -77,13 +40,13 @@ def test_bad_option_names_the_section():
         make_calculator("emt", Icosahedron("Ag", 2), 0, cutoff=3)
 
 
-def test_emt_short_md_conserves_energy(tmp_path):
+def test_emt_short_md_conserves_energy(short_run, tmp_path):
     _, folder, thermo = short_run(tmp_path, "ag55", "emt", heat=0.02, nve=0.2)
     # velocity Verlet at 1 fs: the total energy wanders by far less than 1 meV/atom
     assert nve_spread_per_atom(thermo, 55) < 1e-4
 
 
-def test_gfnff_short_md_on_ag28_conserves_energy(tmp_path):
+def test_gfnff_short_md_on_ag28_conserves_energy(short_run, tmp_path):
     path = tmp_path / "iso1.xyz"
     from mdkit.systems import build, write_structure
 
@@ -97,7 +60,7 @@ def test_gfnff_short_md_on_ag28_conserves_energy(tmp_path):
 
 
 @pytest.mark.slow
-def test_xtb_gfn1_short_md_on_ag13(tmp_path):
+def test_xtb_gfn1_short_md_on_ag13(short_run, tmp_path):
     _, _, thermo = short_run(tmp_path, "ag13", "xtb", 'method = "GFN1-xTB"')
     # SCF-converged tight binding: a few 1 fs steps conserve the energy to ~meV
     assert nve_spread_per_atom(thermo, 13) < 1e-3
@@ -107,7 +70,7 @@ GPAW_OPTIONS = 'basis = "sz(dzp)"\nh = 0.3\nvacuum = 3.0'
 
 
 @pytest.mark.slow
-def test_gpaw_lcao_short_md_on_ag2(tmp_path):
+def test_gpaw_lcao_short_md_on_ag2(short_run, tmp_path):
     path = tmp_path / "ag2.xyz"
     path.write_text("2\ncharge=0\nAg 0 0 0\nAg 2.6 0 0\n")
     _, folder, thermo = short_run(tmp_path, path, "gpaw", GPAW_OPTIONS, dt=2.0,
@@ -119,12 +82,11 @@ def test_gpaw_lcao_short_md_on_ag2(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("mpiexec") is None, reason="needs an MPI (install.sh installs it)")
-def test_gpaw_runs_under_mpi_with_one_writer(tmp_path):
+def test_gpaw_runs_under_mpi_with_one_writer(short_spec, tmp_path):
     structure = tmp_path / "ag2.xyz"
     structure.write_text("2\ncharge=0\nAg 0 0 0\nAg 2.6 0 0\n")
-    spec = tmp_path / "mpi.toml"
-    spec.write_text(SPEC.format(system=structure, name="gpaw", options=GPAW_OPTIONS, dt=2.0,
-                                heat=0.004, nve=0.004, checkpoint=0.004, md_extra=""))
+    spec = short_spec(tmp_path / "mpi.toml", structure, "gpaw", GPAW_OPTIONS, dt=2.0,
+                      heat=0.004, nve=0.004)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"}
     result = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-m", "mdkit", "run",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shake
 
 from mdkit.systems import read_structure, write_structure
 
@@ -74,7 +73,7 @@ def test_build_ag28hg_dopant_sites(tmp_path, site):
     assert sites.classes[sites.atom_sites(len(atoms))[hg[0]]] == site
 
 
-def test_sites_on_shaken_ag29_recovers_classes(tmp_path, rng):
+def test_sites_on_shaken_ag29_recovers_classes(shake, tmp_path, rng):
     built = tmp_path / "ag29.xyz"
     assert mdkit("build", "ag29", "-o", built).returncode == 0
     atoms, sites = read_structure(built)

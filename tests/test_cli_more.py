@@ -1,21 +1,12 @@
 """The ccs and energies commands as a user runs them."""
 
 import csv
-import subprocess
-import sys
 
 import ase.db
 import numpy as np
 
-from test_md import make_spec
 
-
-def mdkit(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=900)
-
-
-def test_ccs_of_a_file_and_along_two_runs(tmp_path):
+def test_ccs_of_a_file_and_along_two_runs(mdkit, make_spec, tmp_path):
     build = mdkit("build", "ag13", "-o", "ag13.xyz", cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     one = mdkit("ccs", "ag13.xyz", "--method", "pa", "--gas", "He", cwd=tmp_path)
@@ -39,7 +30,7 @@ def test_ccs_of_a_file_and_along_two_runs(tmp_path):
     assert "vs first" in result.stdout and result.stdout.count("\n") >= 4  # comparison table
 
 
-def test_energies_isomers_of_ag28_with_gfnff_are_stored(tmp_path):
+def test_energies_isomers_of_ag28_with_gfnff_are_stored(mdkit, tmp_path):
     result = mdkit("energies", "isomers", "ag28", "--db", "iso.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()

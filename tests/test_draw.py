@@ -7,7 +7,6 @@ checked against this file's own orthographic projection.
 """
 
 import colorsys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +14,7 @@ from ase.utils import rotate
 from matplotlib.image import imread
 
 from mdkit.analysis import draw
-from mdkit.md import run
-from mdkit.protocol import load_spec
 from mdkit.systems import build
-from test_md import make_spec
 
 SIZE = 260
 #: Hue ranges (degrees) of the study's colour code.
@@ -29,18 +25,8 @@ EXPECTED = {"center": "blue", "shell": "blue", "surface": "blue", "staple": "pin
 RENDERERS = ["povray", "matplotlib"]
 
 
-def hollow_ag12_run(folder: Path):
-    """A real EMT run of Ag13 with its centre vacant, heated to 1000 K, where a surface
-    atom falls into the hollow centre (a core-to-shell event) within 1.6 ps."""
-    spec = make_spec(folder, seed=1, stride=10, heat=0.6, hold=0.6, anneal=0.4)
-    spec.write_text(spec.read_text().replace('build = "ag55"', 'build = "ag13"')
-                    .replace("temperature_K = 290", "temperature_K = 1000")
-                    .replace("[290, 50]", "[1000, 50]"))
-    return run(load_spec(spec), progress=False)
-
-
 @pytest.fixture(scope="module")
-def ag12_frames(tmp_path_factory):
+def ag12_frames(hollow_ag12_run, tmp_path_factory):
     return draw.RunFrames(hollow_ag12_run(tmp_path_factory.mktemp("ag12")))
 
 
@@ -50,16 +36,6 @@ def hue_name(rgb):
         return "grey"
     degrees = 360 * h
     return next((name for name, (lo, hi) in HUES.items() if lo <= degrees <= hi), "other")
-
-
-def red_mask(image, structure_only=True):
-    """Pure red pixels; by default in the structure square only (the legend below it
-    shows a red circle too when a site is vacant)."""
-    r, g, b = image[..., 0], image[..., 1], image[..., 2]
-    red = (r > 0.75) & (g < 0.25) & (b < 0.25)
-    if structure_only:
-        red[image.shape[1]:] = False
-    return red
 
 
 def front_atoms(positions, radii_px, px, shown):
@@ -124,7 +100,7 @@ def check_colour_code(path, picture, symbols, classes, positions, vacant_px=()):
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
-def test_ag29_every_visible_class_in_its_colour_and_no_red(renderer, tmp_path):
+def test_ag29_every_visible_class_in_its_colour_and_no_red(red_mask, renderer, tmp_path):
     atoms, sites = build("ag29")
     picture = draw.draw(draw.structure_scene(atoms, sites), tmp_path / "ag29.png",
                         size_px=SIZE, renderer=renderer)
@@ -138,7 +114,7 @@ def test_ag29_every_visible_class_in_its_colour_and_no_red(renderer, tmp_path):
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
-def test_iso1_vacant_centre_is_circled_in_red(renderer, tmp_path):
+def test_iso1_vacant_centre_is_circled_in_red(red_mask, renderer, tmp_path):
     atoms, sites = build("ag28", vacancy="center")
     assert sites.classes[sites.vacant].tolist() == ["center"]
     picture = draw.draw(draw.structure_scene(atoms, sites), tmp_path / "iso1.png",
@@ -173,7 +149,7 @@ def test_formats_and_bad_suffix(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["iso1.pdf", "iso1.svg"]
 
 
-def test_hollow_ag12_run_circle_follows_the_vacancy(ag12_frames, tmp_path):
+def test_hollow_ag12_run_circle_follows_the_vacancy(red_mask, ag12_frames, tmp_path):
     frames = ag12_frames
     first = next(e for e in frames.events if e["kind"] == "core-to-shell")
     before, after = first["frame"] - 5, first["frame"]
@@ -207,15 +183,7 @@ def test_hollow_ag12_run_circle_follows_the_vacancy(ag12_frames, tmp_path):
     assert scene.half_width == frames.scene(0).half_width
 
 
-def mdkit(*args, cwd):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_command_line_draw_and_movie(ag12_frames, tmp_path):
+def test_command_line_draw_and_movie(mdkit, red_mask, ag12_frames, tmp_path):
     from PIL import Image
 
     folder = ag12_frames.folder
@@ -248,7 +216,7 @@ def test_command_line_draw_and_movie(ag12_frames, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_mo6_classes_have_their_own_colours_and_legend(tmp_path):
+def test_mo6_classes_have_their_own_colours_and_legend(red_mask, tmp_path):
     atoms, sites = build("mo6cl13")
     assert sites.classes[sites.vacant].tolist() == ["apical"]  # the lacuna
     scene = draw.structure_scene(atoms, sites)

@@ -12,10 +12,9 @@ import pytest
 
 from mdkit import ensemble, store
 from mdkit.protocol import RunSpecError, load_spec
-from test_md import make_spec
 
 
-def test_expand_product_of_keys_and_seeds(tmp_path):
+def test_expand_product_of_keys_and_seeds(make_spec, tmp_path):
     spec = make_spec(tmp_path, name="base")
     vary = ensemble.parse_vary(["vacancy=center,surface", "temperature_K=250,290"])
     folder = ensemble.expand(spec, vary, ensemble.parse_seeds("1-2,5"))
@@ -44,7 +43,7 @@ def test_expand_product_of_keys_and_seeds(tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def test_sweep_runs_on_a_local_cluster(tmp_path):
+def test_sweep_runs_on_a_local_cluster(make_spec, tmp_path):
     from mdkit.analysis.ensemble import analyze_sweep
     from mdkit.analysis.report import analyze_member
 
@@ -71,7 +70,7 @@ def test_sweep_runs_on_a_local_cluster(tmp_path):
     assert (folder / "analysis" / "survival.png").stat().st_size > 1000
 
 
-def test_killed_sweep_relaunch_loses_nothing_and_redoes_nothing(tmp_path):
+def test_killed_sweep_relaunch_loses_nothing_and_redoes_nothing(make_spec, tmp_path):
     spec = make_spec(tmp_path, name="base", heat=3.0, hold=3.0, anneal=3.0, checkpoint=0.3)
     command = [sys.executable, "-m", "mdkit", "sweep", str(spec), "--seeds", "1-5",
                "--workers", "2", "--no-analyze", "--quiet"]

@@ -66,10 +66,6 @@ def spec_in(folder: Path) -> Path:
     return path
 
 
-def files(root: Path) -> dict:
-    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def same_as_reference(folder: Path, reference: Path):
     assert store.read_json(folder / "meta.json")["status"] == "finished"
     with netCDF4.Dataset(reference / "trajectory.nc") as a, \
@@ -165,7 +161,7 @@ def test_lost_meta_of_an_interrupted_run_resumes_exactly(tmp_path, reference):
 
 @pytest.mark.parametrize("damage", ["lost checkpoint", "truncated checkpoint",
                                     "truncated last segment"])
-def test_damage_never_costs_a_frame(tmp_path, damage):
+def test_damage_never_costs_a_frame(files, tmp_path, damage):
     """The run refuses in one sentence and changes nothing; --force keeps it all aside."""
     spec = _interrupted(tmp_path, "a")
     folder = spec.parent / "tiny"

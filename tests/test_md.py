@@ -16,48 +16,7 @@ from mdkit.md import MDBlowUp, RunStateError, run
 from mdkit.protocol import load_spec
 from mdkit.runfolder import RunFolder
 
-SPEC = """
-[system]
-build = "ag55"
-vacancy = "center"
-[calculator]
-name = "emt"
-[md]
-timestep_fs = {dt}
-seed = {seed}
-stride_fs = {stride}
-checkpoint_ps = {checkpoint}
-{extra}
-[[stages]]
-name = "heat"
-thermostat = "langevin"
-temperature_K = 290
-duration_ps = {heat}
-[[stages]]
-name = "hold"
-thermostat = "{second}"
-{second_T}
-duration_ps = {hold}
-[[stages]]
-name = "anneal"
-thermostat = "langevin"
-temperature_K = [290, 50]
-duration_ps = {anneal}
-"""
-
-
-def make_spec(folder, name="run", dt=2.0, seed=3, stride=20, checkpoint=0.2, heat=0.2,
-              hold=0.2, anneal=0.2, second="bussi", extra=""):
-    folder.mkdir(parents=True, exist_ok=True)
-    second_T = "" if second == "nve" else "temperature_K = 290"
-    path = folder / f"{name}.toml"
-    path.write_text(SPEC.format(dt=dt, seed=seed, stride=stride, checkpoint=checkpoint,
-                                heat=heat, hold=hold, anneal=anneal, second=second,
-                                second_T=second_T, extra=extra))
-    return path
-
-
-def test_run_folder_reads_back_in_mdanalysis(tmp_path):
+def test_run_folder_reads_back_in_mdanalysis(make_spec, tmp_path):
     spec = load_spec(make_spec(tmp_path, second="nose-hoover"))
     folder = run(spec, progress=False)
     assert folder == tmp_path / "run"
@@ -95,7 +54,7 @@ def test_run_folder_reads_back_in_mdanalysis(tmp_path):
     assert thermo["temperature_K"][-3:].mean() < 200
 
 
-def test_finished_run_is_left_alone_and_force_keeps_the_old_one(tmp_path, capsys):
+def test_finished_run_is_left_alone_and_force_keeps_the_old_one(make_spec, tmp_path, capsys):
     spec = load_spec(make_spec(tmp_path, heat=0.04, hold=0.04, anneal=0.04, checkpoint=0.04))
     folder = run(spec, progress=False)
     stamp = (folder / "trajectory.nc").stat().st_mtime_ns
@@ -107,7 +66,7 @@ def test_finished_run_is_left_alone_and_force_keeps_the_old_one(tmp_path, capsys
     assert len(kept) == 1 and (kept[0] / "trajectory.nc").exists()
 
 
-def test_changed_spec_refuses_to_resume(tmp_path):
+def test_changed_spec_refuses_to_resume(make_spec, tmp_path):
     path = make_spec(tmp_path, heat=0.04, hold=0.04, anneal=0.04, checkpoint=0.04)
     folder = run(load_spec(path), progress=False)
     meta = store.read_json(folder / "meta.json")
@@ -117,7 +76,7 @@ def test_changed_spec_refuses_to_resume(tmp_path):
         run(load_spec(path), progress=False)
 
 
-def _nve_ratio(tmp_path, dt):
+def _nve_ratio(make_spec, tmp_path, dt):
     spec = load_spec(make_spec(tmp_path / f"dt{dt}", dt=dt, stride=4, checkpoint=0.4,
                                heat=0.4, hold=2.0, anneal=0.004 * 1, second="nve"))
     folder = run(spec, progress=False)
@@ -126,15 +85,15 @@ def _nve_ratio(tmp_path, dt):
     return thermo["total_eV"][nve].std() / thermo["kinetic_eV"][nve].std()
 
 
-def test_nve_conserves_energy_with_second_order_error(tmp_path):
+def test_nve_conserves_energy_with_second_order_error(make_spec, tmp_path):
     """Velocity Verlet conserves a shadow Hamiltonian: the total-energy fluctuation is
     O(dt^2) and tiny against the kinetic-energy fluctuation (which is O(1))."""
-    fine, coarse = _nve_ratio(tmp_path, 1.0), _nve_ratio(tmp_path, 2.0)
+    fine, coarse = _nve_ratio(make_spec, tmp_path, 1.0), _nve_ratio(make_spec, tmp_path, 2.0)
     assert fine < 1e-3
     assert 2.5 < coarse / fine < 6.5  # 4 for a second-order integrator
 
 
-def test_runaway_temperature_stops_the_run_and_keeps_frames(tmp_path):
+def test_runaway_temperature_stops_the_run_and_keeps_frames(make_spec, tmp_path):
     path = make_spec(tmp_path, extra="max_temperature_K = 150", heat=0.4, checkpoint=0.2)
     with pytest.raises(MDBlowUp, match="temperature reached .* above max_temperature_K = 150"):
         run(load_spec(path), progress=False)
@@ -147,7 +106,7 @@ def test_runaway_temperature_stops_the_run_and_keeps_frames(tmp_path):
         run(load_spec(path), progress=False)
 
 
-def test_nve_drift_stops_the_run(tmp_path):
+def test_nve_drift_stops_the_run(make_spec, tmp_path):
     # a 2 fs NVE run drifts by ~1e-5 eV/atom (see the test above): a limit of 1e-7 trips
     path = make_spec(tmp_path, extra="nve_drift_eV_per_atom = 1e-7", second="nve")
     with pytest.raises(MDBlowUp, match="drifted by .* eV/atom in NVE"):
@@ -160,14 +119,14 @@ def _mdkit_run(spec_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path):
+def test_sigkill_at_random_moments_then_resume_is_exact(make_spec, tmp_path):
     reference = load_spec(make_spec(tmp_path / "reference", dt=2.0, heat=4.0, hold=4.0,
                                     anneal=4.0, checkpoint=0.4, stride=20))
     run(reference, progress=False)
     killed = make_spec(tmp_path / "killed", dt=2.0, heat=4.0, hold=4.0, anneal=4.0,
                        checkpoint=0.4, stride=20)
     folder = tmp_path / "killed" / "run"
-    chance = random.Random()
+    chance = random.Random(20261207)  # kill moments vary, yet a failure can be replayed
     kills = 0
     for _ in range(3):
         process = _mdkit_run(killed)
@@ -192,7 +151,7 @@ def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path):
     assert thermo["frame"].tolist() == list(range(len(thermo["frame"])))  # none missing or doubled
 
 
-def test_truncate_drops_a_row_cut_short_by_a_kill(tmp_path):
+def test_truncate_drops_a_row_cut_short_by_a_kill(make_spec, tmp_path):
     """A kill during the thermo append can leave '4' of '45,...': it must not survive."""
     spec = load_spec(make_spec(tmp_path, heat=0.04, hold=0.04, anneal=0.04, checkpoint=0.04))
     folder = run(spec, progress=False)

@@ -15,8 +15,6 @@ from mdkit import store
 from mdkit.calculators import CalculatorError, engine_info, make_calculator
 from mdkit.masses import MassError, repartition_hydrogen_mass
 
-from test_calculators import short_run
-
 
 def _rattled_ag13(seed=5):
     atoms = Icosahedron("Ag", 2)
@@ -83,7 +81,7 @@ def test_sevennet_models_shipped_or_files():
     assert np.isfinite(atoms.get_potential_energy())
 
 
-def test_sevennet_run_records_engine_and_charge(tmp_path, capfd):
+def test_sevennet_run_records_engine_and_charge(short_run, tmp_path, capfd):
     spec, folder, thermo = short_run(tmp_path, "ag13", "sevennet", heat=0.002, nve=0.004)
     meta = store.read_json(folder / "meta.json")
     assert meta["charge_aware"] is False
@@ -111,7 +109,7 @@ def _tiny_mace_model(path):
     return path
 
 
-def test_mace_from_a_model_file(tmp_path):
+def test_mace_from_a_model_file(short_run, tmp_path):
     model = _tiny_mace_model(tmp_path / "tiny.model")
     atoms = _rattled_ag13()
     atoms.calc = make_calculator("mace", atoms, 0, model=str(model))
@@ -125,7 +123,7 @@ def test_mace_from_a_model_file(tmp_path):
         make_calculator("mace", atoms, 0)
 
 
-def test_python_factory_engine(tmp_path):
+def test_python_factory_engine(short_run, tmp_path):
     from ase import Atoms
 
     # a Lennard-Jones dimer at 2^(1/6) sigma sits at its minimum, -epsilon (ASE shifts
@@ -176,7 +174,7 @@ def test_hydrogen_mass_repartitioning_keeps_the_total():
 
 
 @pytest.mark.slow
-def test_nve_at_the_chosen_step_conserves_energy_on_ag28(tmp_path):
+def test_nve_at_the_chosen_step_conserves_energy_on_ag28(short_run, tmp_path):
     """2 fs with 4-amu hydrogens (the study specs' settings) on the real Iso1 ion."""
     from mdkit.systems import build, write_structure
 

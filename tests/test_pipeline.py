@@ -2,8 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -32,16 +30,11 @@ duration_ps = {half}
 """
 
 
-def mdkit(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.parametrize("build, calculator, dt, stride, half, n_metal", [
     ("ag55", "emt", 2.0, 10, 1.0, 54),
     pytest.param("ag28", "gfnff", 1.0, 10, 0.1, 28, marks=pytest.mark.slow),
 ])
-def test_run_analyze_snapshots_plot(tmp_path, build, calculator, dt, stride, half, n_metal):
+def test_run_analyze_snapshots_plot(mdkit, tmp_path, build, calculator, dt, stride, half, n_metal):
     spec = tmp_path / f"{build}.toml"
     spec.write_text(SPEC.format(build=build, calculator=calculator, dt=dt, stride=stride,
                                 half=half))

@@ -13,7 +13,6 @@ from mdkit.analysis.ensemble import observed_mean
 from mdkit.analysis.report import analyze_member
 from mdkit.store import sweep_members
 from mdkit.systems import build
-from test_md import make_spec
 
 
 def test_waiting_time_sums_the_channels():
@@ -54,7 +53,7 @@ def test_vibrations_need_a_minimum_and_a_first_order_saddle():
         == pytest.approx(0.5)
 
 
-def test_sweep_analysis_overlays_the_barrier_prediction(tmp_path):
+def test_sweep_analysis_overlays_the_barrier_prediction(make_spec, tmp_path):
     """EMT hollow Ag12 (centre vacant): a barrier run and a small sweep, compared."""
     atoms, sites = build("ag13", vacancy="center")
     (hop,) = barriers.find_hops(atoms, sites, "core-to-shell")

@@ -19,7 +19,6 @@ from mdkit.analysis import html_report
 from mdkit.analysis.report import analyze_member, analyze_run
 from mdkit.md import run
 from mdkit.protocol import load_spec
-from test_draw import hollow_ag12_run, red_mask
 
 ARTEFACTS = Path(__file__).parent / "artefacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,7 +27,7 @@ BROWSER_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swif
 
 
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory):
+def analysed(hollow_ag12_run, tmp_path_factory):
     """Two analysed hollow-Ag12 EMT runs (the second a different seed)."""
     first = hollow_ag12_run(tmp_path_factory.mktemp("a"))
     spec = first.parent / "run.toml"
@@ -76,7 +75,7 @@ def blue_pixels(image):
     return ((b > 0.4) & (b > r + 0.2) & (b > g + 0.15)).sum()
 
 
-def test_run_report_in_a_browser(analysed):
+def test_run_report_in_a_browser(red_mask, analysed):
     folder = analysed[0]
     page = folder / "analysis" / "report.html"
     text = page.read_text()
@@ -121,7 +120,7 @@ def test_several_runs_side_by_side_and_foreign_file_kept(analysed, tmp_path):
     html_report.report(analysed, out)  # its own page it may replace
 
 
-def test_sweep_page_links_member_reports(tmp_path):
+def test_sweep_page_links_member_reports(hollow_ag12_run, tmp_path):
     spec = hollow_ag12_run(tmp_path / "base").parent / "run.toml"
     sweep = ensemble.expand(spec, {}, [1, 2], tmp_path / "sweep")
     for member in sorted((sweep / "members").glob("*.toml")):
@@ -197,9 +196,7 @@ duration_ps = 0.006
     assert white[1] > white[0]  # shaded white spheres: H in ASE's colour
 
 
-def test_command_line_report_and_figure(analysed, tmp_path):
-    from test_draw import mdkit
-
+def test_command_line_report_and_figure(mdkit, analysed, tmp_path):
     first, second = analysed
     ccs = mdkit("ccs", first, "--method", "pa", "--gas", "He", "--every", "0.8ps", "--quiet",
                 cwd=tmp_path)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from conftest import shake
 
 from mdkit.errors import SiteMapError, StructureError
 from mdkit.sites import SiteMap, check_distances, classify_sites
@@ -29,7 +28,7 @@ def test_icosahedron_classes_follow_mackay_shells(n_atoms, shells):
 
 
 @pytest.mark.parametrize("n_atoms", [13, 55, 147])
-def test_classification_recovers_bare_classes_after_shaking(n_atoms, rng):
+def test_classification_recovers_bare_classes_after_shaking(shake, n_atoms, rng):
     atoms, sites = icosahedron("Au", n_atoms)
     found = classify_sites(shake(atoms, rng))
     assert list(found.atoms) == list(range(n_atoms))
@@ -37,7 +36,7 @@ def test_classification_recovers_bare_classes_after_shaking(n_atoms, rng):
 
 
 @pytest.mark.parametrize("n_atoms", [13, 55])
-def test_hollow_centre_is_found_as_vacant_site(n_atoms, rng):
+def test_hollow_centre_is_found_as_vacant_site(shake, n_atoms, rng):
     atoms, sites = vacate(*icosahedron("Ag", n_atoms), "center")
     assert len(atoms) == n_atoms - 1 and sites.atoms[0] == -1
     moved = shake(atoms, rng, noise=0.05)
@@ -79,7 +78,7 @@ def test_mo6cl14_geometry_is_octahedral_with_published_distances():
         assert np.allclose(atoms.positions[match], moved, atol=1e-9)
 
 
-def test_mixed_halides_and_lacuna(rng):
+def test_mixed_halides_and_lacuna(shake, rng):
     atoms, sites = mo6x14(inner="Cl", apical=["Br", "Cl", "Cl", "Cl", "Cl", "I"])
     assert atoms.get_chemical_formula("hill") == "BrCl12IMo6"
     lacunary, lsites = vacate(*mo6x14(), "apical")

@@ -11,11 +11,10 @@ from mdkit.analysis import plots
 from mdkit.analysis.snapshots import choose_frames, write_snapshots
 from mdkit.md import run
 from mdkit.protocol import load_spec
-from test_md import make_spec
 
 
 @pytest.fixture(scope="module")
-def emt_run(tmp_path_factory):
+def emt_run(make_spec, tmp_path_factory):
     folder = tmp_path_factory.mktemp("snap")
     return run(load_spec(make_spec(folder, heat=0.2, hold=0.2, anneal=0.2)), progress=False)
 

@@ -10,8 +10,6 @@ from matplotlib.image import imread
 from mdkit.cli import main
 from mdkit.validation import ValidationError, energy_statistics, force_statistics, validate_run
 
-from test_calculators import short_run
-
 
 def test_statistics_by_hand():
     symbols = ["Ag", "S"]
@@ -32,7 +30,7 @@ def test_statistics_by_hand():
     assert energy["rmse_eV_per_atom"] == pytest.approx(np.sqrt((residual ** 2).mean()) / 5)
 
 
-def test_same_physics_two_implementations_agree(tmp_path):
+def test_same_physics_two_implementations_agree(short_run, tmp_path):
     # asap3's EMT and ASE's own EMT are independent implementations of one
     # potential: on the run's own frames they must agree to round-off, which
     # also proves that each frame is compared with itself
@@ -51,7 +49,7 @@ def test_same_physics_two_implementations_agree(tmp_path):
 
 
 @pytest.mark.slow
-def test_validate_emt_run_against_gpaw_from_the_command_line(tmp_path, capsys):
+def test_validate_emt_run_against_gpaw_from_the_command_line(short_run, tmp_path, capsys):
     _, folder, _ = short_run(tmp_path, "ag13", "emt", heat=0.01, nve=0.004)
     # Ag13 has 13 valence s electrons in degenerate icosahedral levels: the SCF
     # needs a smeared occupation to converge (an inline table, commas and all)
