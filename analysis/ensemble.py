@@ -145,8 +145,8 @@ def _group_temperature(folder: Path, group: dict, keys: list[str]) -> float:
     member = next(m for m in sweep_members(folder)
                   if all(m["values"].get(k) == group[k] for k in keys))
     stages = tomllib.loads(Path(member["spec"]).read_text())["stages"]
-    held = [s for s in stages if s.get("thermostat") != "nve"
-            and not isinstance(s.get("temperature_K"), list)]
+    # held: one target temperature (stages without a thermostat have none)
+    held = [s for s in stages if isinstance(s.get("temperature_K"), (int, float))]
     return float(max(held, key=lambda s: s["duration_ps"])["temperature_K"])
 
 

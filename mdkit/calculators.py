@@ -3,7 +3,10 @@
 Adding an engine is one entry in :data:`CALCULATORS`: a factory taking the
 structure (which it may place in a box, as GPAW needs) and the net charge
 plus the user's options, the module that must be importable, and the
-install hint shown when it is not.
+install hint shown when it is not.  Whatever else differs between engines
+(the elements they know, a density-based dipole, defaults hidden from the
+factory's signature, model files) is a field of the entry, never a test of
+the engine's name elsewhere.
 
 The machine-learned engines (``sevennet``, ``chgnet``, ``mace``) run on torch:
 ``device = "auto"`` (their default) takes CUDA when torch sees a GPU and the
@@ -19,7 +22,8 @@ import importlib
 import importlib.metadata
 import inspect
 import os
-from dataclasses import dataclass
+import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +54,30 @@ class Engine:
     torch: bool = False
     #: The model used when the options name none (torch engines).
     default_model: str | None = None
+    #: Models known by name rather than by file (checkpoints shipped with the engine).
+    shipped_models: tuple[str, ...] = ()
+    #: Options naming a file; a run spec's relative path is taken from the spec's
+    #: folder, as its structure file is (names in ``shipped_models`` excepted).
+    file_options: tuple[str, ...] = ()
+    #: Defaults the factory passes to the engine without naming them in its
+    #: signature (GPAW's), so that database keys see them.
+    defaults: dict = field(default_factory=dict)
+    #: ``normalise(options) -> options`` in the engine's own spelling (GPAW's
+    #: ``mode = "lcao"`` is ``{"name": "lcao"}``); None: options as given.
+    normalise: Callable | None = None
+    #: The engine's dipole moment is that of its electron density (GPAW): asked
+    #: for directly, not summed from partial charges.
+    density_dipole: bool = False
+    #: Distributions whose version names the engine, the first installed one
+    #: winning (asap3's EMT before ASE's); empty: ``distribution``.
+    versions_of: tuple[str, ...] = ()
+    #: Data packages whose versions change results (GPAW's setups); part of
+    #: :func:`engine_version`.
+    data: tuple[str, ...] = ()
+    #: Options a run records in ``meta.json`` besides name, version and model.
+    recorded_options: tuple[str, ...] = ()
+    #: Chemical symbols the engine has parameters for; None: any element.
+    elements: tuple[str, ...] | None = None
 
     def check_options(self, name: str, options: dict) -> None:
         """Reject option names the engine does not know, listing those it does."""
@@ -70,6 +98,28 @@ class Engine:
                 raise CalculatorError(f"calculator {name!r} has no option {key!r}; valid "
                                       f"options: {', '.join(valid) or 'none'}.")
 
+    def check_elements(self, name: str, atoms) -> None:
+        """Reject a structure holding an element the engine has no parameters for."""
+        if self.elements is None:
+            return
+        for index, symbol in enumerate(atoms.get_chemical_symbols()):
+            if symbol not in self.elements:
+                raise CalculatorError(f"calculator {name!r} knows only "
+                                      f"{', '.join(self.elements)}; atom {index} is {symbol}.")
+
+    def effective_options(self, options: dict) -> dict:
+        """``options`` with every default the engine runs with filled in, in its spelling.
+
+        The defaults of the factory's keywords and :attr:`defaults`; for
+        hashing and display, not for passing to the engine.
+        """
+        parameters = inspect.signature(self.factory).parameters
+        defaults = {name: p.default for name, p in parameters.items()
+                    if name not in ("atoms", "charge") and p.default is not p.empty
+                    and p.kind is not p.VAR_KEYWORD}
+        merged = {**defaults, **self.defaults, **options}
+        return self.normalise(merged) if self.normalise else merged
+
 
 def _gfnff(atoms, charge, **options):
     from gfnff import GFNFF
@@ -81,6 +131,11 @@ def _xtb(atoms, charge, method="GFN1-xTB", verbosity=0, **options):
     from tblite.ase import TBLite
 
     return TBLite(method=method, charge=charge, verbosity=verbosity, **options)
+
+
+#: The metals EMT has parameters for, in ASE and in asap3 alike (ASE's H, C, N
+#: and O parameters are a fitting exercise, not for use, its documentation says).
+EMT_METALS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt")
 
 
 def _emt(atoms, charge):
@@ -104,14 +159,29 @@ GPAW_DEFAULTS = {"mode": {"name": "lcao"}, "basis": "dzp", "xc": "PBE", "h": 0.2
                  "symmetry": "off", "txt": None}
 
 
+def _gpaw_spelling(options: dict) -> dict:
+    """GPAW's options with ``mode`` as the dict GPAW stores (``"lcao"`` -> ``{"name": "lcao"}``)."""
+    if isinstance(options.get("mode"), str):
+        return {**options, "mode": {"name": options["mode"]}}
+    return options
+
+
 def _gpaw(atoms, charge, vacuum=5.0, **options):
-    """GPAW with :data:`GPAW_DEFAULTS`; ``vacuum`` (Å) pads the box around the ion."""
+    """GPAW with :data:`GPAW_DEFAULTS`; ``vacuum`` (Å) pads the box around the ion.
+
+    In plane-wave mode (``mode = {name = "pw", ecut = 600}``) the box is made
+    periodic, as plane waves are whatever ``pbc`` says, and the grid follows
+    the cutoff unless ``h`` is given: the LCAO default of 0.2 Å is coarser
+    than the density needs above about 500 eV.
+    """
     from gpaw import GPAW
 
     atoms.center(vacuum=vacuum)
-    parameters = {**GPAW_DEFAULTS, **options, "charge": charge}
-    if isinstance(parameters["mode"], str):
-        parameters["mode"] = {"name": parameters["mode"]}
+    parameters = _gpaw_spelling({**GPAW_DEFAULTS, **options, "charge": charge})
+    if isinstance(parameters["mode"], dict) and parameters["mode"].get("name") == "pw":
+        atoms.pbc = True
+        if "h" not in options:
+            del parameters["h"]
     return GPAW(**parameters)
 
 
@@ -153,8 +223,20 @@ def _sevennet(atoms, charge, model="7net-0", modal=None, device="auto"):
         calculator = SevenNetCalculator(model=model, modal=modal, device=torch_device(device))
     except ValueError as err:  # sevenn's word on a missing or unknown modal
         raise CalculatorError(f"sevennet model {model!r}: {err}.") from None
+    except NOT_A_MODEL as err:
+        raise CalculatorError(_not_a_model(model, "SevenNet", err)) from None
     _inference_only(calculator.model)
     return calculator
+
+
+#: What torch.load raises on a file that is not a saved model (text, an empty or
+#: cut-short file).
+NOT_A_MODEL = (pickle.UnpicklingError, EOFError)
+
+
+def _not_a_model(path, kind: str, err: Exception) -> str:
+    return (f"{path} is not a {kind} model: torch cannot read it as one "
+            f"({type(err).__name__}: {err}).")
 
 
 def _inference_only(model) -> None:
@@ -192,8 +274,11 @@ def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
                               f"an existing MACE model file (got {model!r}).")
     from mace.calculators import MACECalculator
 
-    return MACECalculator(model_paths=str(model), device=torch_device(device),
-                          default_dtype=default_dtype)
+    try:
+        return MACECalculator(model_paths=str(model), device=torch_device(device),
+                              default_dtype=default_dtype)
+    except NOT_A_MODEL as err:
+        raise CalculatorError(_not_a_model(model, "MACE", err)) from None
 
 
 def _python(atoms, charge, factory=None, **options):
@@ -229,20 +314,26 @@ CALCULATORS: dict[str, Engine] = {
     "xtb": Engine(_xtb, "tblite.ase", "tblite", "pip install 'mdkit[xtb]' (tblite)",
                   options_from="tblite.ase:TBLite"),
     "emt": Engine(_emt, "ase.calculators.emt", "ase", "pip install ase",
-                  options_from="mdkit.calculators:_emt"),
+                  options_from="mdkit.calculators:_emt", versions_of=("asap3", "ase"),
+                  elements=EMT_METALS),
     "gpaw": Engine(_gpaw, "gpaw", "gpaw", "bash install.sh (GPAW with its setups, "
-                                          "built against the system MPI)"),
+                                          "built against the system MPI)",
+                   defaults=GPAW_DEFAULTS, normalise=_gpaw_spelling, density_dipole=True,
+                   data=("gpaw-data",)),
     "sevennet": Engine(_sevennet, "sevenn.calculator", "sevenn", "pip install 'mdkit[ml]'",
                        options_from="mdkit.calculators:_sevennet", charge_aware=False,
-                       torch=True, default_model="7net-0"),
+                       torch=True, default_model="7net-0", shipped_models=SEVENNET_SHIPPED,
+                       file_options=("model",)),
     "chgnet": Engine(_chgnet, "chgnet.model", "chgnet", "pip install 'mdkit[ml]'",
                      options_from="mdkit.calculators:_chgnet", charge_aware=False, torch=True,
-                     default_model="CHGNet 0.3.0 (shipped)"),
+                     default_model="CHGNet 0.3.0 (shipped)", file_options=("model",)),
     "mace": Engine(_mace, "mace.calculators", "mace-torch", "bash install.sh (MACE beside "
                                                             "SevenNet)",
-                   options_from="mdkit.calculators:_mace", charge_aware=False, torch=True),
+                   options_from="mdkit.calculators:_mace", charge_aware=False, torch=True,
+                   file_options=("model",)),
     # the factory's own keywords are the options; it checks them itself
-    "python": Engine(_python, "ase", "ase", "pip install ase", charge_aware=False),
+    "python": Engine(_python, "ase", "ase", "pip install ase", charge_aware=False,
+                     recorded_options=("factory",)),
 }
 
 
@@ -255,6 +346,7 @@ def make_calculator(name: str, atoms, charge: int = 0, **options):
     """
     engine = engine_for(name)
     engine.check_options(name, options)
+    engine.check_elements(name, atoms)
     try:
         return engine.factory(atoms, charge, **options)
     except TypeError as err:
@@ -278,14 +370,29 @@ def engine_for(name: str) -> Engine:
 
 
 def engine_version(name: str) -> str:
-    """Version of the package behind calculator ``name``."""
+    """Version of the package behind calculator ``name``, and of its data packages.
+
+    Raises
+    ------
+    importlib.metadata.PackageNotFoundError
+        None of the engine's distributions is installed.
+    """
     engine = CALCULATORS[name]
-    if name == "emt":
+    *preferred, last = engine.versions_of or (engine.distribution,)
+    for distribution in preferred:
         try:
-            return f"asap3 {importlib.metadata.version('asap3')}"
+            version = f"{distribution} {importlib.metadata.version(distribution)}"
+            break
         except importlib.metadata.PackageNotFoundError:
-            return f"ase {importlib.metadata.version('ase')}"
-    return f"{engine.distribution} {importlib.metadata.version(engine.distribution)}"
+            continue
+    else:
+        version = f"{last} {importlib.metadata.version(last)}"
+    for distribution in engine.data:
+        try:
+            version += f", {distribution} {importlib.metadata.version(distribution)}"
+        except importlib.metadata.PackageNotFoundError:  # data from elsewhere (a path)
+            pass
+    return version
 
 
 def engine_info(name: str, options: dict) -> dict:
@@ -302,6 +409,5 @@ def engine_info(name: str, options: dict) -> dict:
         info.update(model=str(options.get("model", engine.default_model)),
                     device=torch_device(options.get("device", "auto")),
                     threads=torch.get_num_threads())
-    if name == "python":
-        info["factory"] = str(options.get("factory"))
+    info.update({key: str(options.get(key)) for key in engine.recorded_options})
     return info

@@ -66,8 +66,6 @@ hashed.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import inspect
 import json
 import numbers
 import os
@@ -168,9 +166,9 @@ def _safe_url(url: str) -> str:
 def effective_options(calculator: str, options: dict | None) -> dict:
     """The options calculator ``calculator`` actually runs with.
 
-    The defaults of the registry factory's keywords (and GPAW's
-    :data:`~mdkit.calculators.GPAW_DEFAULTS`) merged with ``options``; the
-    output is for hashing and display, not for passing to the engine.
+    The defaults the registry entry runs with merged with ``options`` (see
+    :meth:`mdkit.calculators.Engine.effective_options`); the output is for
+    hashing and display, not for passing to the engine.
     """
     from mdkit import calculators
 
@@ -178,16 +176,7 @@ def effective_options(calculator: str, options: dict | None) -> dict:
     engine = calculators.CALCULATORS.get(calculator)
     if engine is None:  # a CCS program or other non-registry method
         return options
-    defaults = {}
-    for name, parameter in inspect.signature(engine.factory).parameters.items():
-        if (name not in ("atoms", "charge") and parameter.default is not parameter.empty
-                and parameter.kind is not parameter.VAR_KEYWORD):
-            defaults[name] = parameter.default
-    if calculator == "gpaw":
-        defaults.update(calculators.GPAW_DEFAULTS)
-        if isinstance(options.get("mode"), str):
-            options["mode"] = {"name": options["mode"]}
-    return {**defaults, **options}
+    return engine.effective_options(options)
 
 
 def _version(calculator: str) -> str | None:
@@ -195,13 +184,7 @@ def _version(calculator: str) -> str | None:
 
     if calculator not in calculators.CALCULATORS:
         return None
-    version = calculators.engine_version(calculator)
-    if calculator == "gpaw":
-        try:
-            version += f", gpaw-data {importlib.metadata.version('gpaw-data')}"
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return version
+    return calculators.engine_version(calculator)
 
 
 def _plain(value):

@@ -187,10 +187,12 @@ def relax(atoms, calculator: str, options: dict | None = None, fmax: float = 0.0
                if p in all_properties}
     results.update(energy=energy, forces=forces)
     implemented = getattr(work.calc, "implemented_properties", ())
+    # a dipole is kept only where it is the density's (:func:`dipole_moment` sums
+    # partial charges for the others)
+    wanted = {"charges": True, "dipole": _density_dipole(calculator)}
     for prop, getter in (("charges", work.get_charges),
                          ("dipole", work.get_dipole_moment)):
-        if prop in implemented and prop not in results and (
-                prop == "charges" or calculator == "gpaw"):
+        if prop in implemented and prop not in results and wanted[prop]:
             try:
                 results[prop] = getter()
             except (PropertyNotImplementedError, NotImplementedError):
@@ -523,6 +525,14 @@ def fragment_loss(parent, fragment, calculator: str, options: dict | None = None
 
 
 # ------------------------------------------------------------------ dipole
+def _density_dipole(name) -> bool:
+    """Whether registry engine ``name`` reports the dipole of its electron density."""
+    from mdkit.calculators import CALCULATORS
+
+    engine = CALCULATORS.get(name)
+    return engine is not None and engine.density_dipole
+
+
 def _origin(origin, atoms) -> np.ndarray:
     if isinstance(origin, str):
         if origin == "metal":
@@ -566,11 +576,12 @@ def dipole_moment(atoms, charges=None, origin="metal", calculator: str | None = 
         centre of the metal core); ``"com"``: the centre of mass; or a point
         in Å in the frame of ``atoms``.
     calculator : str, optional
-        Compute the charges (GFN-FF EEQ, xTB Mulliken) or, for ``"gpaw"``,
-        the density dipole, with this registry calculator and ``options``.
-        Without ``charges`` or ``calculator``, the results already on
-        ``atoms.calc`` are used (e.g. the structure :func:`relax` returns):
-        its dipole when it came from GPAW, else its charges.
+        Compute the charges (GFN-FF EEQ, xTB Mulliken) or, for an engine
+        whose entry has ``density_dipole`` (GPAW), the density dipole, with
+        this registry calculator and ``options``.  Without ``charges`` or
+        ``calculator``, the results already on ``atoms.calc`` are used (e.g.
+        the structure :func:`relax` returns): its dipole when it came from
+        such an engine, else its charges.
 
     Returns
     -------
@@ -593,13 +604,13 @@ def dipole_moment(atoms, charges=None, origin="metal", calculator: str | None = 
     elif calculator is not None:
         frame = atoms.copy()  # GPAW moves it into its box: a pure translation
         frame.calc = make_calculator(calculator, frame, _net_charge(atoms), **(options or {}))
-        if calculator == "gpaw":
+        if _density_dipole(calculator):
             p0 = np.asarray(frame.get_dipole_moment(), float)
         else:
             q = _charges_from(frame, calculator)
     elif atoms.calc is not None:
         results = getattr(atoms.calc, "results", {})
-        if getattr(atoms.calc, "name", "") == "gpaw" and "dipole" in results:
+        if _density_dipole(getattr(atoms.calc, "name", "")) and "dipole" in results:
             p0 = np.asarray(results["dipole"], float)
         else:
             q = _charges_from(atoms, getattr(atoms.calc, "name", "the attached calculator"))

@@ -38,9 +38,10 @@ import tomli_w
 
 from mdkit.errors import MdkitError
 from mdkit.progress import ItemProgress
-from mdkit.protocol import load_spec, spec_from_dict
+from mdkit.protocol import anchored, load_spec, spec_from_dict
 from mdkit.runfolder import (RunFolder, RunFolderError, SweepFolder, member_status,
                              sweep_members)
+from mdkit.thermostats import THERMOSTATS
 
 SHORTHANDS = {"vacancy": "system.vacancy", "dope": "system.dope", "build": "system.build",
               "calculator": "calculator.name", "seed": "md.seed"}
@@ -92,7 +93,7 @@ def _scalar(text: str):
 def _apply(data: dict, key: str, value) -> None:
     if key == "temperature_K":
         for stage in data["stages"]:
-            if stage.get("thermostat") == "nve":
+            if not THERMOSTATS[stage["thermostat"]].thermostatted:  # holds no temperature
                 continue
             current = stage.get("temperature_K")
             stage["temperature_K"] = [value, current[-1]] if isinstance(current, list) \
@@ -125,9 +126,7 @@ def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
     """
     spec_path = Path(spec_path)
     load_spec(spec_path)  # the base spec must be valid on its own
-    base = tomllib.loads(spec_path.read_text())
-    if "file" in base.get("system", {}):
-        base["system"]["file"] = str((spec_path.parent / base["system"]["file"]).resolve())
+    base = anchored(tomllib.loads(spec_path.read_text()), spec_path)
     base.pop("output", None)
     if seeds:
         vary = {**vary, "seed": seeds}
@@ -353,3 +352,27 @@ def run_sweep(folder, client, analyze=None, mpi_ranks: int = 1,
             bar.advance(f"{results[-1]['name']} {results[-1]['status']} "
                         f"({results[-1]['wall_s']:.1f} s)")
     return results
+
+
+def failures(folder, results: list[dict]) -> tuple[dict[str, str], int]:
+    """Every failed member of a sweep, failed in this launch or an earlier one.
+
+    Parameters
+    ----------
+    folder : path
+        The sweep folder.
+    results : list of dict
+        What :func:`run_sweep` returned for this launch.
+
+    Returns
+    -------
+    (dict, int)
+        ``{member name: reason}`` and the number of members of the sweep.
+    """
+    reasons = {r["name"]: r["reason"] for r in results if r["status"] == "failed"}
+    members = sweep_members(folder)
+    for member in members:  # a member skipped now because it failed before is still failed
+        run = RunFolder(member["folder"])
+        if member["name"] not in reasons and run.status == "failed":
+            reasons[member["name"]] = (run.meta or {}).get("reason", "see its meta.json")
+    return reasons, len(members)

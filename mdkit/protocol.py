@@ -41,24 +41,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mdkit.errors import MdkitError
-from mdkit.thermostats import THERMOSTATS as _TABLE
+from mdkit.thermostats import THERMOSTATS
 
 
 class RunSpecError(MdkitError):
     """A run spec that cannot be run as written."""
 
 
-#: Thermostat names, those that can ramp, and each one's coupling key with its default,
-#: all from the one table in :mod:`mdkit.thermostats`.
-THERMOSTATS = tuple(_TABLE)
-RAMPABLE = tuple(name for name, t in _TABLE.items() if t.rampable)
-COUPLING = {name: (t.key, t.default) for name, t in _TABLE.items() if t.key}
-
 SYSTEM_KEYS = ("build", "file", "dope", "vacancy", "charge")
 MD_KEYS = ("timestep_fs", "seed", "stride_fs", "checkpoint_ps", "max_temperature_K",
            "nve_drift_eV_per_atom", "hydrogen_mass_amu")
-STAGE_KEYS = ("name", "thermostat", "temperature_K", "duration_ps") + tuple(
-    sorted({key for key, _ in COUPLING.values()}))
+STAGE_KEYS = ("name", "thermostat", "temperature_K", "duration_ps")
 TOP_KEYS = ("system", "calculator", "md", "stages", "output")
 
 
@@ -67,9 +60,10 @@ class Stage:
     """One stage of the protocol.
 
     ``temperature_K`` is ``(start, end)``, equal for a constant temperature,
-    ``None`` for NVE.
+    ``None`` for a thermostat that holds none (NVE).
     ``coupling`` is the thermostat's parameter in the unit its key names
-    (``friction_per_ps``, ``taut_fs`` or ``tdamp_fs``); ``None`` for NVE.
+    (``friction_per_ps``, ``taut_fs`` or ``tdamp_fs``); ``None`` for a
+    thermostat without one.
     """
 
     name: str
@@ -169,6 +163,31 @@ def load_spec(path) -> RunSpec:
     return spec_from_dict(data, path)
 
 
+def anchored(data: dict, path) -> dict:
+    """A parsed spec with its relative file paths taken from the folder of spec ``path``.
+
+    The structure file (``[system] file``) and the calculator's file options
+    (its registry entry's ``file_options``, such as a model file) become
+    absolute paths, so the spec means the same wherever it is run from or
+    copied to (a sweep's member specs live in another folder).  Values of the
+    wrong type are left for validation to name.
+    """
+    from mdkit.calculators import CALCULATORS
+
+    folder = Path(path).parent
+    data = dict(data)
+    system, calculator = data.get("system"), data.get("calculator")
+    if isinstance(system, dict) and isinstance(system.get("file"), str):
+        data["system"] = {**system, "file": str((folder / system["file"]).resolve())}
+    if isinstance(calculator, dict) and calculator.get("name") in CALCULATORS:
+        engine = CALCULATORS[calculator["name"]]
+        data["calculator"] = {**calculator, **{
+            key: str((folder / value).resolve()) for key, value in calculator.items()
+            if key in engine.file_options and isinstance(value, str)
+            and value not in engine.shipped_models}}
+    return data
+
+
 def spec_from_dict(data: dict, path) -> RunSpec:
     """Validate a run spec already parsed from TOML, as if it were the file ``path``.
 
@@ -206,7 +225,7 @@ def spec_from_dict(data: dict, path) -> RunSpec:
     if "charge" in system:
         _number(path, "[system]", "charge", system["charge"], integer=True)
 
-    calculator = data["calculator"]
+    calculator = anchored(data, path)["calculator"]
     if not isinstance(calculator, dict):
         _fail(path, "[calculator]", "must be a table with a name.")
     name = calculator.get("name")
@@ -246,21 +265,26 @@ def spec_from_dict(data: dict, path) -> RunSpec:
 def _stage(path, number, stage, spec) -> Stage:
     where = f"stage {number}" + (f" ({stage['name']})" if isinstance(stage, dict)
                                  and "name" in stage else "")
-    _check_keys(path, where, stage, STAGE_KEYS)
+    # the coupling keys and what each thermostat takes come from its entry in
+    # mdkit.thermostats, read here so that a new entry needs no change below
+    couplings = sorted({t.key for t in THERMOSTATS.values() if t.key})
+    _check_keys(path, where, stage, STAGE_KEYS + tuple(couplings))
     for key in ("thermostat", "duration_ps"):
         if key not in stage:
             _fail(path, where, f"has no {key}.")
     thermostat = stage["thermostat"]
     if thermostat not in THERMOSTATS:
         _fail(path, where, f"thermostat {thermostat!r} is not one of {', '.join(THERMOSTATS)}.")
+    entry = THERMOSTATS[thermostat]
     duration = _number(path, where, "duration_ps", stage["duration_ps"], positive=True)
     if not _multiple(duration * 1000.0, spec.stride_fs):
         _fail(path, where, f"duration_ps ({duration}) must be a whole multiple of stride_fs "
                            f"({spec.stride_fs} fs).")
-    if thermostat == "nve":
+    if not entry.thermostatted:
         if "temperature_K" in stage:
-            _fail(path, where, "is NVE and takes no temperature_K (the temperature follows "
-                               "from the previous stage).")
+            _fail(path, where, f"uses {thermostat}, which holds no temperature, and takes no "
+                               "temperature_K (the temperature follows from the previous "
+                               "stage).")
         temperature = None
     else:
         if "temperature_K" not in stage:
@@ -272,17 +296,18 @@ def _stage(path, number, stage, spec) -> Stage:
         for v in values:
             _number(path, where, "temperature_K", v, minimum=0)
         temperature = (float(values[0]), float(values[-1]))
-        if temperature[0] != temperature[1] and thermostat not in RAMPABLE:
+        if temperature[0] != temperature[1] and not entry.rampable:
+            rampable = [name for name, t in THERMOSTATS.items() if t.rampable]
             _fail(path, where, f"ramps temperature_K but thermostat {thermostat!r} cannot "
-                               f"ramp; use one of {', '.join(RAMPABLE)}.")
-    own = COUPLING.get(thermostat, (None,))[0]
-    for key in {key for key, _ in COUPLING.values()} - {own}:
+                               f"ramp; use one of {', '.join(rampable)}.")
+    own = entry.key
+    for key in set(couplings) - {own}:
         if key in stage:
             _fail(path, where, f"{key} does not apply to thermostat {thermostat}"
                                + (f"; it takes {own}." if own else "."))
     coupling = None
-    if thermostat in COUPLING:
-        key, default = COUPLING[thermostat]
-        coupling = float(_number(path, where, key, stage.get(key, default), positive=True))
+    if own:
+        coupling = float(_number(path, where, own, stage.get(own, entry.default),
+                                 positive=True))
     return Stage(name=str(stage.get("name", f"stage{number}")), thermostat=thermostat,
                  temperature_K=temperature, duration_ps=float(duration), coupling=coupling)

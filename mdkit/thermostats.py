@@ -1,9 +1,10 @@
-"""The thermostats a stage can use: one table, each entry owning its parameter, unit and ASE class.
+"""The thermostats a stage can use: one table, each entry owning its parameter and ASE class.
 
 A run spec names a thermostat (``thermostat = "bussi"``) and, optionally,
 its coupling parameter under the key the entry names (``taut_fs = 100``).
 :mod:`mdkit.protocol` validates stages against this table;
-:mod:`mdkit.md` makes the ASE dynamics from it.  ASE's dynamics modules are
+:mod:`mdkit.md` makes the ASE dynamics from it.  What differs between
+thermostats is a field of their entry, so adding one is one entry here.  ASE's dynamics modules are
 imported only when a dynamics object is made, so validating a spec stays
 instant.
 """
@@ -23,16 +24,19 @@ class Thermostat:
     Attributes
     ----------
     key : str or None
-        Spec key of the coupling parameter (None: none, for NVE).
+        Spec key of the coupling parameter, its suffix naming the unit
+        (``taut_fs``, ``friction_per_ps``); None for a thermostat without one.
     default : float or None
-        Its default, in ``unit``.
-    unit : str
-        Unit of the coupling parameter, as the key's suffix says.
+        Its default, in the key's unit.
+    thermostatted : bool
+        Whether the stage holds a target temperature.  A stage without one
+        (NVE) takes no ``temperature_K``, starts a run from 0 K, and is
+        checked for energy drift instead.
     rampable : bool
         Whether the target temperature may change during a stage.
     make : callable
         ``make(atoms, dt, temperature_K, coupling, rng)`` -> ASE dynamics;
-        ``dt`` in ASE time units, ``coupling`` in ``unit``.
+        ``dt`` in ASE time units, ``coupling`` in the key's unit.
     state : callable, optional
         ``state(dyn) -> dict`` of the thermostat's own variables, kept in the
         checkpoint for an exact resume; ``restore(dyn, state)`` puts them back.
@@ -40,7 +44,7 @@ class Thermostat:
 
     key: str | None
     default: float | None
-    unit: str
+    thermostatted: bool
     rampable: bool
     make: Callable
     state: Callable | None = None
@@ -98,10 +102,10 @@ def _verlet(atoms, dt, temperature_K, coupling, rng):
 
 
 THERMOSTATS: dict[str, Thermostat] = {
-    "langevin": Thermostat("friction_per_ps", 10.0, "1/ps", True, _langevin),
-    "bussi": Thermostat("taut_fs", 100.0, "fs", False, _bussi),
-    "nose-hoover": Thermostat("tdamp_fs", 100.0, "fs", False, _nose_hoover,
+    "langevin": Thermostat("friction_per_ps", 10.0, True, True, _langevin),
+    "bussi": Thermostat("taut_fs", 100.0, True, False, _bussi),
+    "nose-hoover": Thermostat("tdamp_fs", 100.0, True, False, _nose_hoover,
                               _nhc_state, _nhc_restore),
-    "berendsen": Thermostat("taut_fs", 100.0, "fs", True, _berendsen),
-    "nve": Thermostat(None, None, "", False, _verlet),
+    "berendsen": Thermostat("taut_fs", 100.0, True, True, _berendsen),
+    "nve": Thermostat(None, None, False, False, _verlet),
 }

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from ase.calculators.emt import parameters as emt_parameters
 from ase.cluster import Icosahedron
 
+from mdkit.calculators import CALCULATORS
 from mdkit.errors import StructureError
 from mdkit.sites import SiteMap, sitemap_from_atoms
 
-#: Metals ASE's EMT has parameters for (its H, C, N, O entries are not metals).
-EMT_METALS = tuple(s for s in emt_parameters if s not in ("H", "C", "N", "O"))
+#: The metals the EMT engine knows (its registry entry's elements).
+EMT_METALS = CALCULATORS["emt"].elements
 
 #: Atom counts of the closed-shell Mackay icosahedra, by number of shells.
 MAGIC = {2: 13, 3: 55, 4: 147, 5: 309, 6: 561}
