@@ -19,7 +19,7 @@ from mdkit.errors import StructureError
 _LAZY = {"ag29_bdt12": "ag29", "icosahedron": "bare", "dope": "defects", "vacate": "defects",
          "read_structure": "io", "write_structure": "io", "mo6x14": "halide_clusters"}
 
-__all__ = ["SYSTEMS", "build", *_LAZY]
+__all__ = ["SYSTEMS", "AG28_ISOMERS", "FAMILIES", "build", "build_family", *_LAZY]
 
 
 def __getattr__(name):
@@ -41,6 +41,12 @@ SYSTEMS = {
 
 #: The four [Ag28(BDT)12]2- isomers of the Hg-loss study, by vacant site class.
 AG28_ISOMERS = {"center": "Iso1", "shell": "Iso2", "tetrahedral": "Iso3", "staple": "Iso4"}
+
+#: Isomer families by name: label -> the (name, dope_spec, vacancy) of :func:`build`.
+FAMILIES = {
+    "ag28": {iso: ("ag28", None, site) for site, iso in AG28_ISOMERS.items()},
+    "ag28hg": {f"Hg@{site}": ("ag28hg", f"{site}:Hg", None) for site in AG28_ISOMERS},
+}
 
 _BARE = re.compile(r"^([a-z]{1,2})(\d+)$")
 
@@ -108,6 +114,27 @@ def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -
         atoms, sites = vacate(atoms, sites, vacancy)
     atoms.info["name"] = _name(key, atoms, sites)
     return atoms, sites
+
+
+def build_family(names) -> dict:
+    """Build an isomer family by its name, or each of several systems.
+
+    Parameters
+    ----------
+    names : sequence of str
+        One name of :data:`FAMILIES` (``ag28``: Iso1-4, ``ag28hg``: the four
+        Hg sites), or system names and structure files for :func:`build`.
+
+    Returns
+    -------
+    dict
+        ``{label: ase.Atoms}``: the family's labels, else each name (a file
+        by its stem).
+    """
+    if len(names) == 1 and names[0].lower() in FAMILIES:
+        return {label: build(*request)[0]
+                for label, request in FAMILIES[names[0].lower()].items()}
+    return {Path(n).stem if Path(n).suffix else n: build(n)[0] for n in names}
 
 
 def _name(key, atoms, sites) -> str:

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from mdkit.cli.common import QUIET, duration_ps
+
+
+def _label(result: dict) -> str:
+    model = f", {result['orientation_model']}" if result["orientation_model"] else ""
+    return f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K"
+
+
+class CLICommand:
+    """collision cross sections of a structure or along runs
+
+    CCS by the projection approximation (pa), exact hard-sphere scattering
+    (ehss) or the trajectory method (tm) of any structure file (extended-XYZ
+    per-atom charges are used), a system name, or snapshots along run
+    folders (table and figure into RUN/analysis/).  Several targets are
+    compared: relative difference to the first, with its error.
+    """
+
+    parents = (QUIET,)
+
+    @staticmethod
+    def add_arguments(parser):
+        parser.add_argument("targets", nargs="+", metavar="RUN|FILE|SYSTEM",
+                            help="run folders, structure files or system names (ag28, "
+                                 "ag28hg: the isomer families)")
+        parser.add_argument("--every", type=duration_ps, default=0.5,
+                            help="snapshot spacing (default 0.5ps)")
+        parser.add_argument("--method", default="tm", choices=["pa", "ehss", "tm"])
+        parser.add_argument("--gas", default="N2",
+                            help="N2, He, or a gas defined in the --params file (default N2)")
+        parser.add_argument("--n2-model", choices=["mobcal-2012", "random-axis"],
+                            help="TM orientation model of a two-site gas: three Boltzmann-"
+                                 "weighted fixed axes (MOBCAL-2012) or one random axis per "
+                                 "trajectory (default: the model the gas's parameters were "
+                                 "fitted in)")
+        parser.add_argument("--charge", type=int,
+                            help="net charge of a structure file, if the file does not say")
+        parser.add_argument("--temperature", type=float, default=298.0,
+                            help="gas temperature / K")
+        parser.add_argument("--error", type=float, default=0.01,
+                            help="target relative statistical error (default 0.01)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--workers", type=int, help="threads (default: all cores)")
+        parser.add_argument("--params", help="TOML file overriding element or gas parameters "
+                                             "(layout of mdkit/data/ccs_parameters.toml)")
+
+    @staticmethod
+    def run(args):
+        import numpy as np
+
+        from mdkit.analysis import ccs as ccsmod
+        from mdkit.systems import build_family
+
+        options = {"method": args.method, "gas": args.gas, "temperature_K": args.temperature,
+                   "target_error": args.error, "seed": args.seed, "n_workers": args.workers,
+                   "params": args.params, "orientation": args.n2_model}
+        tables = {}
+        for target in args.targets:
+            path = Path(target)
+            if path.is_dir():
+                run = ccsmod.ccs_of_run(path, args.every, False if args.quiet else None,
+                                        **options)
+                values = np.array([r["ccs_A2"] for r in run["results"]])
+                first = run["results"][0]
+                print(f"mdkit ccs: {path.name}: {len(values)} snapshots, CCS({_label(first)}) "
+                      f"{values.mean():.2f} ± {values.std():.2f} Å² over the run -> "
+                      f"{run['table']}")
+                tables[path.name] = run["results"]
+                continue
+            if path.is_file():
+                atoms, charges = ccsmod.read_ion(path, args.charge)
+                ions = {path.stem: (atoms, charges)}
+            else:  # a system name (or the isomer families ag28, ag28hg) to build
+                ions = {label: (atoms, None) for label, atoms in build_family([target]).items()}
+            for label, (atoms, charges) in ions.items():
+                result = ccsmod.ccs(atoms, charges=charges, **options)
+                source = "per-atom charges of the file" if charges is not None \
+                    else "spread evenly"
+                print(f"{target if len(ions) == 1 else label}: CCS({_label(result)}) = "
+                      f"{result['ccs_A2']:.2f} ± {result['error_A2']:.2f} Å² (net charge "
+                      f"{result['net_charge']:+.2f} e, {source})")
+                tables[label] = [result]
+        if len(tables) > 1:
+            rows = ccsmod.compare(tables)
+            print(f"{'ion or run':<28} {'CCS / Å²':>9} {'± error':>8} {'vs first / %':>17}")
+            for row in rows:
+                print(f"{row['label']:<28} {row['mean_A2']:9.2f} {row['sem_A2']:8.2f} "
+                      f"{row['difference_percent']:+8.2f} ± "
+                      f"{row['difference_error_percent']:.2f}")

@@ -1,0 +1,95 @@
+"""The ``mdkit`` command: a table of ``(name, module)`` pairs, as ASE's ``ase/cli``.
+
+Each module holds a ``CLICommand`` class whose docstring is the help (first
+line short, the rest the description), whose ``parents`` are shared parent
+parsers of :mod:`mdkit.cli.common`, and whose static ``add_arguments(parser)``
+and ``run(args)`` define and carry out the command.  Adding a command is one
+module and one row of :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from importlib import import_module
+
+from mdkit.errors import MdkitError
+
+COMMANDS = [
+    ("build", "mdkit.cli.build"),
+    ("sites", "mdkit.cli.sites"),
+    ("mz", "mdkit.cli.mz"),
+    ("run", "mdkit.cli.run"),
+    ("analyze", "mdkit.cli.analyze"),
+    ("sweep", "mdkit.cli.sweep"),
+    ("ccs", "mdkit.cli.ccs"),
+    ("energies", "mdkit.cli.energies"),
+    ("barrier", "mdkit.cli.barrier"),
+    ("plot", "mdkit.cli.plot"),
+    ("validate", "mdkit.cli.validate"),
+    ("snapshots", "mdkit.cli.snapshots"),
+    ("draw", "mdkit.cli.draw"),
+    ("figure", "mdkit.cli.figure"),
+    ("report", "mdkit.cli.report"),
+    ("movie", "mdkit.cli.movie"),
+]
+
+EXIT_CODES = """exit status:
+  0  done
+  1  a computation failed (a sweep member, ...); the sentence says which
+  2  bad input: the sentence names the file, key, option or atom and what is valid"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in mdkit's form: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, built from :data:`COMMANDS`."""
+    from mdkit import __version__
+
+    top = _Parser(prog="mdkit", epilog=EXIT_CODES,
+                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                  description="Molecular dynamics of vacancy migration in cluster ions.")
+    top.add_argument("--version", action="version", version=f"mdkit {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS:
+        command = import_module(module).CLICommand
+        short, _, body = command.__doc__.partition("\n")
+        p = sub.add_parser(name, help=short.strip(),
+                           description=textwrap.fill(" ".join(body.split()) or short, 79),
+                           parents=list(getattr(command, "parents", ())))
+        command.add_arguments(p)
+        p.set_defaults(func=command.run)
+    return top
+
+
+def _mpi_environment() -> None:
+    """Let GPAW use its compiled MPI when started as ``mpiexec -n N mdkit ...``."""
+    launched = any(k in os.environ for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"))
+    if launched:
+        os.environ.setdefault("GPAW_MPI_BACKEND", "cgpaw")
+        try:  # before anything asks ase.parallel.world, so that ASE uses GPAW's MPI
+            import gpaw.mpi  # noqa: F401
+        except ImportError:
+            pass
+
+
+def main(argv=None) -> int:
+    _mpi_environment()
+    args = parser().parse_args(argv)
+    try:
+        code = args.func(args)  # a command may report partial failure (a sweep) as 1
+    except MdkitError as err:
+        print(f"mdkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
