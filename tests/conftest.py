@@ -204,3 +204,71 @@ def files():
     """``files(root)``: every file under ``root`` as {relative path: bytes}, to prove a
     command changed nothing it should not have."""
     return _files
+
+
+def _plot_image(path, panels=None):
+    from matplotlib.image import imread
+
+    image = imread(path)[..., :3]
+    assert min(image.shape[:2]) > 200, image.shape
+    assert image.std() > 0.05, "a blank canvas"
+    # black axis spines: rows of dark pixels across more than half the figure, the top and
+    # bottom edge of each panel (legends are frameless; curves and bands are coloured)
+    dark = (image < 0.2).all(axis=-1)
+    rows = np.flatnonzero(dark.mean(axis=1) > 0.5)
+    edges = len(rows) and 1 + int((np.diff(rows) > 1).sum())
+    assert edges >= 2, "no axes drawn"
+    if panels is not None:
+        assert edges == 2 * panels, f"{edges} horizontal axis edges, not {2 * panels}"
+    return image
+
+
+@pytest.fixture(scope="session")
+def plot_image():
+    """``plot_image(path, panels=None)``: the RGB pixels (floats 0-1, rows from the top)
+    of a PNG figure read back with matplotlib, after checking it is a drawn plot: not
+    blank, with black axes (``panels`` of them, if given, stacked vertically)."""
+    return _plot_image
+
+
+def _colour_pixels(image, colour, tolerance=0.06):
+    from matplotlib.colors import to_rgb
+
+    return (np.abs(image[..., :3] - np.array(to_rgb(colour))) < tolerance).all(axis=-1)
+
+
+@pytest.fixture(scope="session")
+def colour_pixels():
+    """``colour_pixels(image, colour)``: mask of the pixels of a matplotlib colour
+    ("C0", "#d62728", "0.92") within 0.06 per channel."""
+    return _colour_pixels
+
+
+def _pdf_stroke_colours(path):
+    import re
+    import zlib
+
+    from matplotlib.colors import to_rgb
+
+    data = Path(path).read_bytes()
+    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF"), "not a whole PDF"
+    content = b""
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
+        try:
+            content += zlib.decompress(stream)
+        except zlib.error:  # fonts and images that are not deflated content
+            continue
+    found = re.findall(rb"(\d*\.?\d+)\s+(\d*\.?\d+)\s+(\d*\.?\d+)\s+RG", content)
+    colours = np.array([[float(v) for v in rgb] for rgb in found]).reshape(-1, 3)
+
+    def strokes(colour):
+        return bool(len(colours)) and bool(
+            (np.abs(colours - np.array(to_rgb(colour))) < 1e-3).all(axis=1).any())
+    return strokes
+
+
+@pytest.fixture(scope="session")
+def pdf_strokes():
+    """``pdf_strokes(path)``: check ``path`` is a whole PDF and return a function telling
+    whether its drawing (deflated content streams) strokes lines in a matplotlib colour."""
+    return _pdf_stroke_colours

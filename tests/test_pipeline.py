@@ -34,7 +34,8 @@ duration_ps = {half}
     ("ag55", "emt", 2.0, 10, 1.0, 54),
     pytest.param("ag28", "gfnff", 1.0, 10, 0.1, 28, marks=pytest.mark.slow),
 ])
-def test_run_analyze_snapshots_plot(mdkit, tmp_path, build, calculator, dt, stride, half, n_metal):
+def test_run_analyze_snapshots_plot(plot_image, colour_pixels, pdf_strokes, mdkit, tmp_path,
+                                    build, calculator, dt, stride, half, n_metal):
     spec = tmp_path / f"{build}.toml"
     spec.write_text(SPEC.format(build=build, calculator=calculator, dt=dt, stride=stride,
                                 half=half))
@@ -56,8 +57,21 @@ def test_run_analyze_snapshots_plot(mdkit, tmp_path, build, calculator, dt, stri
     assert occupancy[0, 0] == 0  # the vacant centre
     events = list(csv.DictReader((out / "events.csv").open()))
     assert len(events) == len(summary["events"])
-    for name in ("rg.png", "rg.pdf", "occupancy.png", "thermo.pdf"):
-        assert (out / name).stat().st_size > 5000, name
+    rg = plot_image(out / "rg.png", panels=1)
+    assert colour_pixels(rg, "C0").sum() > 500  # the Rg curve
+    assert colour_pixels(rg, "0.92").sum() > 5000  # heat and anneal shaded
+    # the occupancy map (left of its colour bar): one vacant site among the occupied, and
+    # at the start it is the centre, the map's top row (classes from the inside out)
+    occupancy_map = plot_image(out / "occupancy.png")
+    occupancy_map = occupancy_map[:, : int(0.6 * occupancy_map.shape[1])]
+    vacant = np.argwhere(colour_pixels(occupancy_map, "#d62728"))
+    occupied = np.argwhere(colour_pixels(occupancy_map, "#f0f0f0", tolerance=0.02))
+    assert 0 < len(vacant) < len(occupied) / 5
+    start = vacant[:, 1].min()  # the map's first column, t = 0
+    at_start = (start <= occupied[:, 1]) & (occupied[:, 1] < start + 3)
+    assert vacant[vacant[:, 1] < start + 3, 0].max() < occupied[at_start, 0].min()
+    for name, colour in (("rg.pdf", "C0"), ("thermo.pdf", "C3")):  # Rg; temperature
+        assert pdf_strokes(out / name)(colour), name
     for name in ("rg.csv", "vacancy.csv"):
         assert len((out / name).read_text().splitlines()) == n_frames + 1, name
 
@@ -71,4 +85,5 @@ def test_run_analyze_snapshots_plot(mdkit, tmp_path, build, calculator, dt, stri
 
     plot = mdkit("plot", "rg", folder, folder, "-o", tmp_path / "both.png", cwd=tmp_path)
     assert plot.returncode == 0, plot.stderr[-2000:]
-    assert (tmp_path / "both.png").stat().st_size > 5000
+    both = plot_image(tmp_path / "both.png", panels=1)
+    assert colour_pixels(both, "C0").sum() > 50 and colour_pixels(both, "C1").sum() > 500
