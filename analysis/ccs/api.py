@@ -9,13 +9,15 @@ import numba
 import numpy as np
 
 from .estimator import DEFAULT_TARGET, estimate, reduced_mobility
-from .parameters import KB_EV, CCSError, ion_model
+from .parameters import KB_EV, CCSError, ion_model, parameter_sets
+from .systematic import rescaled_band, systematic_band
 
 METHODS = ("pa", "ehss", "tm")
 
 
 def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_error=None,
-        n_samples=None, seed=0, n_workers=None, params=None, orientation=None) -> dict:
+        n_samples=None, seed=0, n_workers=None, params=None, orientation=None,
+        param_set=None, systematic=True) -> dict:
     """Orientation-averaged collision cross section of one ion structure.
 
     Parameters
@@ -50,6 +52,14 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
         Boltzmann-weighted at every point (MOBCAL-2012), or one random fixed
         axis per trajectory.  Default: the gas table's ``orientation_model``,
         the model its parameters were fitted in ("mobcal-2012" for N2).
+    param_set : str, optional
+        A named parameter set (``parameter_sets()``: "mdkit", the default,
+        "mobcal-2012", "uff-x0.93", "uff-x1.20"); ``params`` overrides it.
+    systematic : bool or dict
+        True: compute the systematic band from the parameter sets (TM only;
+        see :mod:`~mdkit.analysis.ccs.systematic`; costs 16 batches per set
+        that changes this ion's parameters).  A result's ``systematic`` dict:
+        reuse its relative band (another frame of the same ion).  False: none.
 
     Returns
     -------
@@ -62,7 +72,11 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
         entry), ``defaults_used`` (elements on UFF defaults), ``charges``
         ("calculator" or "evenly spread net charge"), ``net_charge``,
         ``K0_cm2_Vs`` (Mason-Schamp reduced mobility, None for a neutral),
-        ``converged`` (target reached), ``diagnostics`` and ``wall_s``.
+        ``converged`` (target reached), ``diagnostics`` and ``wall_s``;
+        ``param_set`` and ``param_set_citation``, ``geometry`` (the
+        structure's ``info["source"]`` or ``info["name"]``), ``systematic_A2``
+        (the band in Å², None without one) and ``systematic`` (how it was
+        made: per set, its relative change).
         TM diagnostics: ``trajectories`` integrated, ``steps``, ``retried``
         (integrated again for drifting energy or orbiting), ``still_drifting``
         (over DRIFT_LIMIT after the retry), ``lost`` (still orbiting after
@@ -92,7 +106,7 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
     if n_samples is not None and int(n_samples) < 1:
         raise CCSError(f"n_samples must be a positive number, not {n_samples}.")
     model = ion_model(atoms.get_chemical_symbols(), atoms.positions, q, gas, method, params,
-                      orientation)
+                      orientation, param_set)
     if n_samples is None and target_error is None:
         target_error = DEFAULT_TARGET[method]
     threads = numba.config.NUMBA_NUM_THREADS if n_workers is None else int(n_workers)
@@ -103,6 +117,14 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
     try:
         mean, error, used, batch_means, diagnostics, reached = estimate(
             method, model, KB_EV * temperature_K, int(seed), n_samples, target_error)
+        if isinstance(systematic, dict):
+            band = rescaled_band(systematic, mean)
+        elif systematic:
+            band = systematic_band(atoms.get_chemical_symbols(), atoms.positions, q, method,
+                                   KB_EV * temperature_K, int(seed), batch_means, model, gas,
+                                   params, orientation)
+        else:
+            band = None
     finally:
         numba.set_num_threads(previous)
     ion_mass = sum(model.parameters[s]["mass_amu"] for s in atoms.get_chemical_symbols())
@@ -118,6 +140,10 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
         "K0_cm2_Vs": reduced_mobility(mean, net, ion_mass, float(model.gas["mass_amu"]),
                                        temperature_K) if method == "tm" else None,
         "converged": reached if target_error is not None else None,
+        "param_set": model.param_set, "param_set_citation": parameter_sets()[model.param_set],
+        "geometry": str(atoms.info.get("source", atoms.info.get("name", "not recorded"))),
+        "systematic_A2": None if band is None else band["systematic_A2"],
+        "systematic": band,
         "diagnostics": diagnostics, "wall_s": time.perf_counter() - start,
     }
 
@@ -141,7 +167,9 @@ def ccs_of_frames(universe, frames, charges_per_frame=None, charge=0, progress=N
         Called as ``progress(done, total)`` after each frame.
     **ccs_kwargs
         Passed to :func:`ccs`.  The seed of frame f is ``seed + f``, so that
-        equal frames of two runs share their random numbers.
+        equal frames of two runs share their random numbers.  The systematic
+        band is computed on the first frame and its relative size reused for
+        the others (the same ion and parameters).
 
     Returns
     -------
@@ -154,14 +182,18 @@ def ccs_of_frames(universe, frames, charges_per_frame=None, charge=0, progress=N
     if charges_per_frame is not None and len(charges_per_frame) != len(frames):
         raise CCSError(f"{len(charges_per_frame)} charge sets given for {len(frames)} frames.")
     seed = int(ccs_kwargs.pop("seed", 0))
+    systematic = ccs_kwargs.pop("systematic", True)
     symbols = [str(e) for e in universe.atoms.elements]
     results = []
     for k, frame in enumerate(frames):
         ts = universe.trajectory[frame]
         atoms = Atoms(symbols, positions=universe.atoms.positions.astype(float))
         atoms.info["charge"] = charge
+        atoms.info["source"] = f"frame {frame} ({float(ts.time):g} ps) of {universe.filename}"
         q = None if charges_per_frame is None else charges_per_frame[k]
-        result = ccs(atoms, charges=q, seed=seed + frame, **ccs_kwargs)
+        result = ccs(atoms, charges=q, seed=seed + frame, systematic=systematic, **ccs_kwargs)
+        if systematic is True and result["systematic"] is not None:
+            systematic = result["systematic"]
         result.update(frame=frame, time_ps=float(ts.time))
         results.append(result)
         if progress is not None:

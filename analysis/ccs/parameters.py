@@ -27,6 +27,11 @@ KB_EV = units.kB
 MEV_PER_KCAL = 1e3 * units.kcal / units.mol
 
 PARAMETERS = files("mdkit") / "data" / "ccs_parameters.toml"
+#: Named parameter sets: overrides of the table in the layout of a params file,
+#: plus a top-level ``citation``.  "mdkit" is the table as shipped.
+PARAMETER_SETS = files("mdkit") / "data" / "ccs_parameter_sets"
+#: The set every CCS uses unless told otherwise.
+DEFAULT_SET = "mdkit"
 
 #: Gas potentials: Lennard-Jones 12-6 (+ charges), or a pure inverse power (hard-sphere limit).
 POTENTIALS = ("lj", "inverse-power")
@@ -85,23 +90,52 @@ PAIR_KEYS = {
 }
 
 
-def load_parameters(params=None) -> dict:
-    """The parameter table, with a user's overrides merged in.
+def parameter_sets() -> dict:
+    """The named parameter sets shipped with mdkit: name -> citation."""
+    out = {}
+    for entry in sorted(PARAMETER_SETS.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            with entry.open("rb") as handle:
+                out[entry.name[:-5]] = tomllib.load(handle).get("citation", "")
+    return out
+
+
+def _parameter_set(name: str) -> tuple[dict, str]:
+    """The overrides of one named set and its citation."""
+    entry = PARAMETER_SETS / f"{name}.toml"
+    if not entry.is_file():
+        raise CCSError(f"unknown CCS parameter set {name!r}; choose one of "
+                       f"{', '.join(parameter_sets())}.")
+    with entry.open("rb") as handle:
+        overrides = tomllib.load(handle)
+    citation = overrides.pop("citation", "")
+    _validate(overrides, f"CCS parameter set {name}")
+    return overrides, citation
+
+
+def load_parameters(params=None, param_set: str | None = None) -> dict:
+    """The parameter table of a named set, with a user's overrides merged in.
 
     Parameters
     ----------
     params : str, Path or dict, optional
         A TOML file (or an already parsed dict) with the layout of
-        ``ccs_parameters.toml``; every key it defines replaces the shipped one.
+        ``ccs_parameters.toml``; every key it defines replaces the set's.
         Unknown keys and non-physical values are refused.
+    param_set : str, optional
+        A named set (see :func:`parameter_sets`), default :data:`DEFAULT_SET`.
 
     Returns
     -------
     dict
-        ``{"allow_defaults": bool, "gas": {...}, "element": {...}}``.
+        ``{"allow_defaults": bool, "gas": {...}, "element": {...},
+        "param_set": name, "param_set_citation": text}``.
     """
+    name = DEFAULT_SET if param_set is None else str(param_set)
+    overrides, citation = _parameter_set(name)
     with PARAMETERS.open("rb") as handle:
-        table = tomllib.load(handle)
+        table = _merge(tomllib.load(handle), overrides)
+    table.update(param_set=name, param_set_citation=citation)
     if params is None:
         return table
     if isinstance(params, dict):
@@ -141,6 +175,8 @@ def _validate(user: dict, source: str) -> None:
             if not isinstance(value, bool):
                 raise CCSError(f"{source}: allow_defaults = {value!r} is not valid; give "
                                "true or false.")
+        elif key == "uff_factor":
+            _check(value, key, (float, _positive, "a factor above 0"), source)
         elif key in ("gas", "element") and isinstance(value, dict):
             for name, entry in value.items():
                 if not isinstance(entry, dict):
@@ -167,7 +203,7 @@ def _validate(user: dict, source: str) -> None:
                                        "table.")
         else:
             raise CCSError(f"{source}: unknown key {key}; the file takes allow_defaults, "
-                           "[gas.NAME] and [element.X] tables.")
+                           "uff_factor, [gas.NAME] and [element.X] tables.")
 
 
 def _validate_merged(table: dict, user: dict, source: str) -> None:
@@ -219,7 +255,8 @@ def element_parameters(table: dict, element: str, gas: str, method: str = "tm") 
     allowed = table.get("allow_defaults", True)
     out = {"mass_amu": float(entry["mass_amu"]), "default": False}
     if method == "tm":
-        out.update(_lj_parameters(entry, gas_entry, element, gas, allowed))
+        out.update(_lj_parameters(entry, gas_entry, element, gas, allowed,
+                                  float(table.get("uff_factor", 1.0))))
     elif "hs_radius_A" in entry:
         out.update(hs_radius_A=float(entry["hs_radius_A"]),
                    hs_source=entry.get("hs_source", "user parameters"))
@@ -234,19 +271,22 @@ def element_parameters(table: dict, element: str, gas: str, method: str = "tm") 
     return out
 
 
-def _lj_parameters(entry: dict, gas_entry: dict, element: str, gas: str, allowed: bool) -> dict:
+def _lj_parameters(entry: dict, gas_entry: dict, element: str, gas: str, allowed: bool,
+                   factor: float = 1.0) -> dict:
     published = entry.get(gas)
     if published is not None:
         return {"epsilon_meV": float(published["epsilon_meV"]),
                 "sigma_A": float(published["sigma_A"]),
                 "source": published.get("source", "user parameters")}
     if allowed and "uff_x_A" in entry and "uff_D_kcal" in entry and "uff_x_A" in gas_entry:
-        depth = math.sqrt(entry["uff_D_kcal"] * gas_entry["uff_D_kcal"]) * MEV_PER_KCAL
-        return {"epsilon_meV": depth,
-                "sigma_A": 2.0 ** (-1 / 6) * math.sqrt(entry["uff_x_A"] * gas_entry["uff_x_A"]),
+        # Campuzano et al. scale both x_i and D_i of the ion atom by their factor f
+        x, depth = factor * entry["uff_x_A"], factor * entry["uff_D_kcal"]
+        scaled = "no fitted factor" if factor == 1.0 else f"x_i and D_i times {factor:g}"
+        return {"epsilon_meV": math.sqrt(depth * gas_entry["uff_D_kcal"]) * MEV_PER_KCAL,
+                "sigma_A": 2.0 ** (-1 / 6) * math.sqrt(x * gas_entry["uff_x_A"]),
                 "source": f"default: UFF (Rappe et al., JACS 114, 10024 (1992)) x_i, D_i of "
                           f"{element} combined with UFF {gas} by geometric means (Campuzano "
-                          f"2012 rule), no fitted factor",
+                          f"2012 rule), {scaled}",
                 "default": True}
     raise CCSError(f"no {gas} Lennard-Jones parameters for element {element} and UFF defaults "
                    f"are {'unavailable' if allowed else 'disabled'}: add [element.{element}.{gas}] "
@@ -275,6 +315,8 @@ class IonModel:
         The gas's table entry.
     parameters : dict
         Element -> :func:`element_parameters` record, for the result.
+    param_set : str
+        The named parameter set the model was built from.
     orientation : str or None
         How a two-site gas is oriented (one of ORIENTATION_MODELS), None for
         a one-site gas.
@@ -289,10 +331,12 @@ class IonModel:
     gas: dict
     parameters: dict
     orientation: str | None = None
+    param_set: str = DEFAULT_SET
 
 
 def ion_model(symbols, positions, charges, gas: str = "N2", method: str = "tm",
-              params=None, orientation: str | None = None) -> IonModel:
+              params=None, orientation: str | None = None,
+              param_set: str | None = None) -> IonModel:
     """Build the :class:`IonModel` of an ion in a gas for one method.
 
     Parameters
@@ -311,8 +355,10 @@ def ion_model(symbols, positions, charges, gas: str = "N2", method: str = "tm",
     orientation : {"mobcal-2012", "random-axis"}, optional
         Orientation model of a two-site gas in the TM; default: the gas's
         ``orientation_model``, the model its parameters were fitted in.
+    param_set : str, optional
+        A named parameter set (:func:`parameter_sets`), default "mdkit".
     """
-    table = load_parameters(params)
+    table = load_parameters(params, param_set)
     if gas not in table["gas"]:
         raise CCSError(f"unknown gas {gas!r}; choose one of {', '.join(table['gas'])} "
                        "or define [gas.NAME] in a params file.")
@@ -332,7 +378,7 @@ def ion_model(symbols, positions, charges, gas: str = "N2", method: str = "tm",
     model = IonModel(positions=positions - positions.mean(axis=0),
                      charges=np.asarray(charges, dtype=float), hs_radius=None, rep=None,
                      att=None, sigma=None, gas=gas_entry, parameters=records,
-                     orientation=orientation)
+                     orientation=orientation, param_set=table["param_set"])
     if method != "tm":
         model.hs_radius = (np.array([records[s]["hs_radius_A"] for s in symbols])
                            + float(gas_entry["hs_radius_A"]))
