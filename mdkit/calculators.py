@@ -22,7 +22,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
-import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -216,27 +216,35 @@ def _sevennet(atoms, charge, model="7net-0", modal=None, device="auto"):
     """SevenNet (``sevenn``): a shipped checkpoint by name, or a checkpoint file."""
     from sevenn.calculator import SevenNetCalculator
 
-    if model not in SEVENNET_SHIPPED and not Path(model).is_file():
-        raise CalculatorError(f"sevennet model {model!r} is neither a checkpoint shipped with "
-                              f"sevenn ({', '.join(SEVENNET_SHIPPED)}) nor a checkpoint file.")
+    if model not in SEVENNET_SHIPPED:
+        if not Path(model).is_file():
+            raise CalculatorError(f"sevennet model {model!r} is neither a checkpoint shipped "
+                                  f"with sevenn ({', '.join(SEVENNET_SHIPPED)}) nor a "
+                                  "checkpoint file.")
+        _check_saved_by_torch(model, "SevenNet")
     try:
         calculator = SevenNetCalculator(model=model, modal=modal, device=torch_device(device))
     except ValueError as err:  # sevenn's word on a missing or unknown modal
         raise CalculatorError(f"sevennet model {model!r}: {err}.") from None
-    except NOT_A_MODEL as err:
-        raise CalculatorError(_not_a_model(model, "SevenNet", err)) from None
     _inference_only(calculator.model)
     return calculator
 
 
-#: What torch.load raises on a file that is not a saved model (text, an empty or
-#: cut-short file).
-NOT_A_MODEL = (pickle.UnpicklingError, EOFError)
+def _check_saved_by_torch(path, kind: str) -> None:
+    """Refuse a model file torch did not write, before the engine unpickles it.
 
-
-def _not_a_model(path, kind: str, err: Exception) -> str:
-    return (f"{path} is not a {kind} model: torch cannot read it as one "
-            f"({type(err).__name__}: {err}).")
+    ``torch.save`` writes a zip archive holding ``<name>/data.pkl``; anything
+    else (text, an empty or cut-short file) would reach the user as an
+    unpickling error from deep inside the engine.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved = any(n.endswith("/data.pkl") for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        saved = False
+    if not saved:
+        raise CalculatorError(f"{path} is not a {kind} model: torch did not write it (a "
+                              "saved model is a zip archive holding data.pkl).")
 
 
 def _inference_only(model) -> None:
@@ -262,6 +270,8 @@ def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
     if model is not None and not Path(model).is_file():
         raise CalculatorError(f"chgnet model file {model!r} does not exist; leave model out "
                               "for CHGNet's shipped model.")
+    if model is not None:
+        _check_saved_by_torch(model, "CHGNet")
     loaded = CHGNet.from_file(model) if model else CHGNet.load(verbose=False)
     _inference_only(loaded)
     return CHGNetCalculator(model=loaded, use_device=torch_device(device))
@@ -272,13 +282,11 @@ def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
     if model is None or not Path(model).is_file():
         raise CalculatorError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
                               f"an existing MACE model file (got {model!r}).")
+    _check_saved_by_torch(model, "MACE")
     from mace.calculators import MACECalculator
 
-    try:
-        return MACECalculator(model_paths=str(model), device=torch_device(device),
-                              default_dtype=default_dtype)
-    except NOT_A_MODEL as err:
-        raise CalculatorError(_not_a_model(model, "MACE", err)) from None
+    return MACECalculator(model_paths=str(model), device=torch_device(device),
+                          default_dtype=default_dtype)
 
 
 def _python(atoms, charge, factory=None, **options):
