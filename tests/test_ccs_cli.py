@@ -32,7 +32,7 @@ def run(capsys, *argv):
 
 
 def value(text: str) -> tuple[float, float]:
-    match = re.search(r"= ([\d.]+) ± ([\d.]+) Å²", text)
+    match = re.search(r"= ([\d.]+) ± ([\d.]+) \(stat\)", text)
     return float(match.group(1)), float(match.group(2))
 
 
@@ -117,3 +117,22 @@ def test_bad_params_files_are_refused_in_one_sentence(capsys, tmp_path, text, ke
 def test_unknown_gas_is_refused(capsys):
     code, _, err = run(capsys, DATA / "c60.xyz", "--gas", "Ar")
     assert code == 2 and "unknown gas 'Ar'" in err
+
+
+def test_every_result_prints_its_parameter_set_and_systematic_band(capsys, tmp_path):
+    """A band where an element (Ag) has no published N2 values; none for published ones."""
+    (tmp_path / "ags.xyz").write_text("2\ncharge=-1\nAg 0 0 0\nS 2.4 0 0\n")
+    code, out, err = run(capsys, tmp_path / "ags.xyz", "--param-set", "uff-x1.20",
+                         "--error", "0.02")
+    assert code == 0, err
+    assert "uff-x1.20 parameters" in out
+    band = float(re.search(r"± ([\d.]+) \(sys\) Å²", out).group(1))
+    assert band > 0
+    code, out, err = run(capsys, DATA / "c60.xyz", "--error", "0.05")
+    assert code == 0 and "mdkit parameters" in out and "± 0.00 (sys)" in out
+
+
+def test_unknown_parameter_set_is_refused(capsys):
+    code, out, err = run(capsys, DATA / "c60.xyz", "--param-set", "imos")
+    assert code == 2 and out == "" and "unknown CCS parameter set 'imos'" in err
+    assert err.count("\n") == 1

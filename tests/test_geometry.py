@@ -139,3 +139,19 @@ def test_sitemap_of_another_structure_is_refused():
     _, sites = ag29_bdt12()
     with pytest.raises(SiteMapError, match="names atom"):
         geometry.size_audit(molecule("CH3SH"), sites)
+
+
+def test_geometry_command_prints_the_audit_of_a_file(capsys, tmp_path):
+    from mdkit.cli import main
+
+    atoms, _, _ = benzenedithiol()
+    path = tmp_path / "bdt.xyz"
+    atoms.write(path)
+    assert main(["geometry", str(path)]) == 0
+    out = capsys.readouterr().out
+    audit = geometry.size_audit(atoms)
+    assert f"Rg (mass-weighted) {audit['rg_A']:.3f} Å" in out
+    row = next(line for line in out.splitlines() if line.startswith("S...S across a ring"))
+    assert float(row.split()[6]) == pytest.approx(audit["s_s_A"]["mean"], abs=1e-3)
+    assert main(["geometry", str(tmp_path / "missing.xyz")]) == 2
+    assert "missing" in capsys.readouterr().err

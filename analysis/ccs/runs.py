@@ -50,8 +50,9 @@ def ccs_of_run(folder, every_ps: float = 0.5, progress=None, **ccs_kwargs) -> di
                                 progress=lambda done, total: bar.advance(), **ccs_kwargs)
     rows = [{"frame": f, "time_ps": rg.times[f], "stage": thermo["stage_name"][f],
              "rg_angstrom": rg.rg[f], "ccs_A2": r["ccs_A2"], "error_A2": r["error_A2"],
+             "systematic_A2": "" if r["systematic_A2"] is None else r["systematic_A2"],
              "method": r["method"], "gas": r["gas"],
-             "orientation_model": r["orientation_model"] or ""}
+             "orientation_model": r["orientation_model"] or "", "param_set": r["param_set"]}
             for f, r in zip(frames, results)]
     with run.writing("ccs.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))  # whole or not at all

@@ -7,7 +7,17 @@ from mdkit.cli.common import QUIET, duration_ps
 
 def _label(result: dict) -> str:
     model = f", {result['orientation_model']}" if result["orientation_model"] else ""
-    return f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K"
+    return (f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K, "
+            f"{result['param_set']} parameters")
+
+
+def _systematic(result: dict, ccs_A2: float | None = None) -> str:
+    """``± X (sys)``: the parameter-set band, scaled to ``ccs_A2`` if given."""
+    band = result["systematic"]
+    if band is None or band["relative"] is None:
+        return "± n/a (sys)"
+    value = band["relative"] * ccs_A2 if ccs_A2 is not None else result["systematic_A2"]
+    return f"± {value:.2f} (sys)"
 
 
 class CLICommand:
@@ -47,6 +57,9 @@ class CLICommand:
         parser.add_argument("--workers", type=int, help="threads (default: all cores)")
         parser.add_argument("--params", help="TOML file overriding element or gas parameters "
                                              "(layout of mdkit/data/ccs_parameters.toml)")
+        parser.add_argument("--param-set", default="mdkit",
+                            help="named parameter set: mdkit (default), mobcal-2012, "
+                                 "uff-x0.93, uff-x1.20 (mdkit/data/ccs_parameter_sets/)")
 
     @staticmethod
     def run(args):
@@ -57,7 +70,8 @@ class CLICommand:
 
         options = {"method": args.method, "gas": args.gas, "temperature_K": args.temperature,
                    "target_error": args.error, "seed": args.seed, "n_workers": args.workers,
-                   "params": args.params, "orientation": args.n2_model}
+                   "params": args.params, "orientation": args.n2_model,
+                   "param_set": args.param_set}
         tables = {}
         for target in args.targets:
             path = Path(target)
@@ -67,8 +81,8 @@ class CLICommand:
                 values = np.array([r["ccs_A2"] for r in run["results"]])
                 first = run["results"][0]
                 print(f"mdkit ccs: {path.name}: {len(values)} snapshots, CCS({_label(first)}) "
-                      f"{values.mean():.2f} ± {values.std():.2f} Å² over the run -> "
-                      f"{run['table']}")
+                      f"{values.mean():.2f} ± {values.std():.2f} (spread) "
+                      f"{_systematic(first, values.mean())} Å² over the run -> {run['table']}")
                 tables[path.name] = run["results"]
                 continue
             if path.is_file():
@@ -81,8 +95,9 @@ class CLICommand:
                 source = "per-atom charges of the file" if charges is not None \
                     else "spread evenly"
                 print(f"{target if len(ions) == 1 else label}: CCS({_label(result)}) = "
-                      f"{result['ccs_A2']:.2f} ± {result['error_A2']:.2f} Å² (net charge "
-                      f"{result['net_charge']:+.2f} e, {source})")
+                      f"{result['ccs_A2']:.2f} ± {result['error_A2']:.2f} (stat) "
+                      f"{_systematic(result)} Å² (net charge {result['net_charge']:+.2f} e, "
+                      f"{source})")
                 tables[label] = [result]
         if len(tables) > 1:
             rows = ccsmod.compare(tables)

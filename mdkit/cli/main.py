@@ -20,6 +20,7 @@ from mdkit.errors import MdkitError
 COMMANDS = [
     ("build", "mdkit.cli.build"),
     ("sites", "mdkit.cli.sites"),
+    ("geometry", "mdkit.cli.geometry"),
     ("mz", "mdkit.cli.mz"),
     ("run", "mdkit.cli.run"),
     ("analyze", "mdkit.cli.analyze"),
