@@ -152,6 +152,6 @@ def test_geometry_command_prints_the_audit_of_a_file(capsys, tmp_path):
     audit = geometry.size_audit(atoms)
     assert f"Rg (mass-weighted) {audit['rg_A']:.3f} Å" in out
     row = next(line for line in out.splitlines() if line.startswith("S...S across a ring"))
-    assert float(row.split()[6]) == pytest.approx(audit["s_s_A"]["mean"], abs=1e-3)
+    assert float(row.split()[5]) == pytest.approx(audit["s_s_A"]["mean"], abs=1e-3)
     assert main(["geometry", str(tmp_path / "missing.xyz")]) == 2
     assert "missing" in capsys.readouterr().err
