@@ -110,7 +110,8 @@ def relax(atoms, calculator: str, options: dict | None = None, fmax: float = 0.0
     (ase.Atoms, float)
         The relaxed structure and its potential energy in eV.  The structure
         carries its results on a single-point calculator (energy, forces,
-        charges and, for GPAW, the dipole) and in ``info``: ``charge``,
+        charges and, for an engine with a density dipole such as GPAW, the
+        dipole) and in ``info``: ``charge``,
         ``energy_eV``, ``fmax_eV_A`` (largest force reached), ``n_steps``,
         ``converged`` and ``from_database``.  With GPAW it is in the box GPAW
         computed it in.  A relaxation that hits ``steps`` before ``fmax``

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from ase.calculators.calculator import Calculator, all_changes
 
 from mdkit import calculators, store
 from mdkit.calculators import CalculatorError, Engine, make_calculator
@@ -99,3 +100,93 @@ def test_gpaw_runs_under_mpi_with_one_writer(short_spec, tmp_path):
     thermo = store.read_thermo(folder)
     assert thermo["frame"].tolist() == list(range(5))  # each frame written once
     assert len(store.open_run(folder).trajectory) == 5
+
+
+# ------------------------------------------- what differs between engines is a field
+class _FixedDipole(Calculator):
+    """An ASE calculator with zero energy and charges and a fixed dipole (e·Å)."""
+
+    implemented_properties = ("energy", "forces", "dipole", "charges")
+    DIPOLE = np.array([0.3, -0.1, 0.2])
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        n = len(self.atoms)
+        self.results = {"energy": 0.0, "forces": np.zeros((n, 3)),
+                        "dipole": self.DIPOLE.copy(), "charges": np.zeros(n)}
+
+
+def _fixed_dipole(atoms, charge, width=1.0, **options):
+    return _FixedDipole()
+
+
+def _argon(n=3):
+    from ase import Atoms
+
+    atoms = Atoms(["Ar"] * (n - 1) + ["Kr"], positions=np.eye(3)[:n] * 3.5)
+    atoms.info["charge"] = 0
+    return atoms
+
+
+def test_emt_knows_only_its_metals_and_names_the_first_other_atom():
+    from ase.calculators.emt import parameters
+
+    # ASE's EMT table without its H, C, N, O fitting exercise
+    assert set(calculators.EMT_METALS) == set(parameters) - {"H", "C", "N", "O"}
+    from mdkit.systems import build
+
+    atoms, _ = build("mo6cl14")
+    with pytest.raises(CalculatorError, match=r"calculator 'emt' knows only Al, Cu, Ag, Au, Ni, "
+                                              r"Pd, Pt; atom 0 is Mo\."):
+        make_calculator("emt", atoms, -2)
+
+
+def test_a_new_entry_with_elements_needs_no_other_code(monkeypatch):
+    monkeypatch.setitem(calculators.CALCULATORS, "toy",
+                        Engine(_fixed_dipole, "ase", "ase", "pip install ase",
+                               elements=("Ar", "Kr")))
+    make_calculator("toy", _argon(), 0)
+    monkeypatch.setitem(calculators.CALCULATORS, "toy",
+                        Engine(_fixed_dipole, "ase", "ase", "pip install ase", elements=("Ar",)))
+    with pytest.raises(CalculatorError, match=r"'toy' knows only Ar; atom 2 is Kr\."):
+        make_calculator("toy", _argon(), 0)
+
+
+@pytest.mark.parametrize("density", [True, False])
+def test_a_new_entry_with_a_density_dipole_needs_no_other_code(monkeypatch, density):
+    from mdkit.energetics import dipole_moment, relax
+
+    monkeypatch.setitem(calculators.CALCULATORS, "toy",
+                        Engine(_fixed_dipole, "ase", "ase", "pip install ase",
+                               density_dipole=density))
+    atoms = _argon()
+    # the density's dipole when the entry says so, else the (zero) partial charges' sum
+    expected = _FixedDipole.DIPOLE if density else np.zeros(3)
+    direct = dipole_moment(atoms, calculator="toy", origin="com")
+    assert direct["source"] == ("density" if density else "charges")
+    np.testing.assert_allclose(direct["dipole_eA"], expected)
+    single_point, _ = relax(atoms, "toy", steps=0)
+    np.testing.assert_allclose(dipole_moment(single_point, origin="com")["dipole_eA"], expected)
+
+
+def test_a_new_entry_with_defaults_versions_and_records_needs_no_other_code(monkeypatch):
+    import ase
+
+    from mdkit import database
+
+    def spelling(options):
+        return {**options, "width": float(options["width"])}
+
+    monkeypatch.setitem(calculators.CALCULATORS, "toy", Engine(
+        _fixed_dipole, "ase", "ase", "pip install ase", defaults={"depth": 2},
+        normalise=spelling, versions_of=("no-such-distribution-xyz", "ase"),
+        data=("numpy", "no-such-data-xyz"), recorded_options=("width",)))
+    assert database.effective_options("toy", {"width": 3}) == {"width": 3.0, "depth": 2}
+    atoms = _argon()
+    spelled = database.key_for("relaxed", atoms, "toy", {"width": 1, "depth": 2})
+    assert database.key_for("relaxed", atoms, "toy", {})["hash"] == spelled["hash"]
+    assert database.key_for("relaxed", atoms, "toy", {"depth": 3})["hash"] != spelled["hash"]
+    version = f"ase {ase.__version__}, numpy {np.__version__}"
+    assert calculators.engine_version("toy") == version
+    assert calculators.engine_info("toy", {"width": 4}) == {
+        "name": "toy", "version": version, "charge_aware": True, "width": "4"}

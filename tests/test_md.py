@@ -161,3 +161,17 @@ def test_truncate_drops_a_row_cut_short_by_a_kill(make_spec, tmp_path):
     RunFolder(folder).discard_after(3)
     assert store.read_thermo(folder)["frame"].tolist() == [0, 1, 2]
 
+
+
+def test_a_new_thermostat_entry_without_a_thermostat_is_checked_for_drift(make_spec, tmp_path,
+                                                                        monkeypatch):
+    from dataclasses import replace
+
+    from mdkit.thermostats import THERMOSTATS
+
+    # the runner reads the entry's field, not the name "nve": the same limit trips
+    monkeypatch.setitem(THERMOSTATS, "free", replace(THERMOSTATS["nve"]))
+    path = make_spec(tmp_path, extra="nve_drift_eV_per_atom = 1e-7", second="nve")
+    path.write_text(path.read_text().replace('thermostat = "nve"', 'thermostat = "free"'))
+    with pytest.raises(MDBlowUp, match="drifted by .* eV/atom in NVE"):
+        run(load_spec(path), progress=False)

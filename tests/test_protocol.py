@@ -100,3 +100,44 @@ def test_shipped_specs_are_valid():
     main = specs["ag28_iso1_sevennet"]
     assert [s.temperature_K for s in main.stages] == [(290.0, 290.0)]
     assert main.timestep_fs == 2.0 and main.hydrogen_mass_amu == 4.0
+
+
+# --------------------------------- a new thermostat or engine entry needs no other code
+def test_a_new_thermostat_entry_is_validated_from_its_fields(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from mdkit.thermostats import THERMOSTATS
+
+    monkeypatch.setitem(THERMOSTATS, "free", replace(THERMOSTATS["nve"]))
+    monkeypatch.setitem(THERMOSTATS, "slow", replace(THERMOSTATS["bussi"], key="tau_ps",
+                                                     default=0.5, rampable=True))
+    free = GOOD.replace('thermostat = "langevin"\ntemperature_K = [290, 50]',
+                        'thermostat = "free"')
+    assert load_spec(write(tmp_path, free)).stages[1].temperature_K is None
+    with pytest.raises(RunSpecError, match="uses free, which holds no temperature"):
+        load_spec(write(tmp_path, GOOD.replace('"langevin"\ntemperature_K = [290',
+                                               '"free"\ntemperature_K = [290')))
+    slow = load_spec(write(tmp_path, GOOD.replace('thermostat = "langevin"\ntemperature_K = [',
+                                                  'thermostat = "slow"\ntemperature_K = [')))
+    assert slow.stages[1].coupling == 0.5 and slow.stages[1].temperature_K == (290.0, 50.0)
+    with pytest.raises(RunSpecError, match="tau_ps does not apply to thermostat langevin; "
+                                           "it takes friction_per_ps"):
+        load_spec(write(tmp_path, GOOD.replace("duration_ps = 0.2\n", "duration_ps = 0.2\n"
+                                               "tau_ps = 1\n", 1)))
+
+
+def test_model_files_are_taken_from_the_spec_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for model, expected in (("nets/my.pth", str(folder / "nets" / "my.pth")),
+                            ("7net-0", "7net-0"),  # shipped with sevenn: a name, not a file
+                            ("/abs/my.pth", "/abs/my.pth")):
+        spec = load_spec(write(folder, GOOD.replace('name = "emt"',
+                                                    f'name = "sevennet"\nmodel = "{model}"')))
+        assert spec.calculator["model"] == expected
+    spec = load_spec(write(folder, GOOD.replace('name = "emt"',
+                                                'name = "mace"\nmodel = "my.model"')))
+    assert spec.calculator["model"] == str(folder / "my.model")
