@@ -85,7 +85,7 @@ def systematic_band(symbols, positions, charges, method: str, kT: float, seed: i
             continue
         _, _, _, means, _, _ = estimate(method, other, kT, seed,
                                          BAND_BATCHES * BATCH_SIZE[method], None)
-        sets[name] = _paired_relative(means, reference)
+        sets[name] = paired_relative(means, reference)
     changes = [abs(s["relative"]) for s in sets.values() if "relative" in s]
     relative = max(changes, default=0.0)
     return {"systematic_A2": relative * float(batch_means.mean()), "relative": relative,
@@ -107,7 +107,7 @@ def _same_parameters(a, b) -> bool:
     return all(a.parameters[el][k] == b.parameters[el][k] for el in a.parameters for k in keys)
 
 
-def _paired_relative(means, reference) -> dict:
+def paired_relative(means, reference) -> dict:
     """Ratio of two estimates on shared batches, minus 1, and its delta-method error."""
     n = min(len(means), len(reference))
     x, y = np.asarray(means[:n]), np.asarray(reference[:n])
