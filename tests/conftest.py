@@ -206,17 +206,30 @@ def files():
     return _files
 
 
+def _axis_rows(image):
+    # black axis spines: rows of dark pixels across more than half the figure, the top and
+    # bottom edge of each panel (legends are frameless; curves and bands are coloured)
+    dark = (image[..., :3] < 0.2).all(axis=-1)
+    rows = np.flatnonzero(dark.mean(axis=1) > 0.5)
+    if not len(rows):
+        return []
+    return [int(r) for r in rows[np.r_[True, np.diff(rows) > 1]]]
+
+
+@pytest.fixture(scope="session")
+def axis_rows():
+    """``axis_rows(image)``: the first pixel row of each horizontal black line spanning
+    more than half the figure: the top and bottom edges of its axes, from the top."""
+    return _axis_rows
+
+
 def _plot_image(path, panels=None):
     from matplotlib.image import imread
 
     image = imread(path)[..., :3]
     assert min(image.shape[:2]) > 200, image.shape
     assert image.std() > 0.05, "a blank canvas"
-    # black axis spines: rows of dark pixels across more than half the figure, the top and
-    # bottom edge of each panel (legends are frameless; curves and bands are coloured)
-    dark = (image < 0.2).all(axis=-1)
-    rows = np.flatnonzero(dark.mean(axis=1) > 0.5)
-    edges = len(rows) and 1 + int((np.diff(rows) > 1).sum())
+    edges = len(_axis_rows(image))
     assert edges >= 2, "no axes drawn"
     if panels is not None:
         assert edges == 2 * panels, f"{edges} horizontal axis edges, not {2 * panels}"

@@ -8,6 +8,7 @@ import time
 import tomllib
 
 import dask
+import numpy as np
 import pytest
 
 from mdkit import ensemble, store
@@ -43,7 +44,8 @@ def test_expand_product_of_keys_and_seeds(make_spec, tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def test_sweep_runs_on_a_local_cluster(make_spec, tmp_path):
+def test_sweep_runs_on_a_local_cluster(plot_image, colour_pixels, axis_rows, make_spec,
+                                       tmp_path):
     from mdkit.analysis.ensemble import analyze_sweep
     from mdkit.analysis.report import analyze_member
 
@@ -67,7 +69,12 @@ def test_sweep_runs_on_a_local_cluster(make_spec, tmp_path):
     assert sorted(g["temperature_K"] for g in groups) == [250, 290]
     assert all(g["n_runs"] == 2 for g in groups)
     assert (folder / "analysis" / "groups.csv").exists()
-    assert (folder / "analysis" / "survival.png").stat().st_size > 1000
+    survival = plot_image(folder / "analysis" / "survival.png", panels=1)
+    top, bottom = axis_rows(survival)
+    # every group's curve starts at fraction 1 and never exceeds it: the highest curve
+    # pixel sits at y = 1 (the figure's y range is -0.02 to 1.05)
+    highest = np.argwhere(colour_pixels(survival, "C0"))[:, 0].min()
+    assert abs(highest - (top + (bottom - top) * 0.05 / 1.07)) < 5
 
 
 def test_killed_sweep_relaunch_loses_nothing_and_redoes_nothing(make_spec, tmp_path):
