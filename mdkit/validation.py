@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,6 +39,99 @@ from mdkit.systems import read_structure
 
 class ValidationError(MdkitError):
     """A validation that cannot be done as asked."""
+
+
+#: X-H bond lengths (Å) of the hydrogen put on a cut bond of element X: C-H of an
+#: arene, S-H of a thiol, N-H, O-H and P-H of the small molecules (standard
+#: gas-phase values, e.g. CRC Handbook, "Bond lengths in organic compounds").
+CAP_BOND_A = {"C": 1.09, "S": 1.34, "N": 1.01, "O": 0.96, "P": 1.42}
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A fragment of a structure: the atoms kept, and the cut bonds capped with H.
+
+    Made by :func:`plan_cut` on one frame and applied unchanged to every
+    frame (:meth:`apply`), so all frames give the same fragment, its caps
+    following the atoms they replace.
+    """
+
+    #: indices of the kept atoms in the whole structure, ascending
+    kept: tuple
+    #: (kept atom, removed atom) of each capped bond; the H sits on the bond
+    caps: tuple
+    #: net charge of the fragment (e), as the caller counted it
+    charge: int = 0
+
+    def apply(self, symbols, positions):
+        """The fragment of one frame as ``ase.Atoms`` (kept atoms first, caps after).
+
+        Parameters
+        ----------
+        symbols : sequence of str, length n_atoms of the whole structure
+        positions : ndarray, shape (n_atoms, 3), Å
+        """
+        from ase import Atoms
+
+        positions = np.asarray(positions, float)
+        caps = []
+        for i, j in self.caps:
+            bond = positions[j] - positions[i]
+            caps.append(positions[i] + CAP_BOND_A[symbols[i]] * bond / np.linalg.norm(bond))
+        kept = list(self.kept)
+        return Atoms([symbols[i] for i in kept] + ["H"] * len(caps),
+                     positions=np.vstack([positions[kept], *caps]) if caps
+                     else positions[kept])
+
+
+def plan_cut(atoms, centre: int, radius_A: float, charge: int = 0,
+             bond_scale: float = 1.2) -> Cut:
+    """The atoms within ``radius_A`` of atom ``centre``, with cut bonds capped by H.
+
+    Hydrogens bonded to a kept atom are kept too (no H is capped by H).  A
+    bond from a kept atom of :data:`CAP_BOND_A` (C, S, ...) to a removed atom
+    is replaced by an X-H bond along it; a bond from a kept metal atom is
+    simply dropped (a hydride cap would change the metal's oxidation state).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The whole structure.
+    centre : int
+        Index of the atom at the centre of the sphere.
+    radius_A : float
+        Radius of the sphere (Å), measured between nuclei.
+    charge : int
+        The fragment's net charge (e), recorded in the :class:`Cut`; counting
+        it is chemistry the caller must do (e.g. Ag(I) +1, thiolate -1).
+    bond_scale : float
+        Two atoms are bonded when closer than this times the sum of their
+        covalent radii (``ase.data.covalent_radii``).
+
+    Raises
+    ------
+    ValidationError
+        When ``centre`` is not an atom or ``radius_A`` is not positive.
+    """
+    from ase.data import covalent_radii
+
+    n = len(atoms)
+    if not 0 <= centre < n:
+        raise ValidationError(f"cut-out centre {centre} is not an atom index (0-{n - 1}).")
+    if not radius_A > 0:
+        raise ValidationError(f"cut-out radius {radius_A} Å must be positive.")
+    positions = atoms.get_positions()
+    symbols = atoms.get_chemical_symbols()
+    distances = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    radii = covalent_radii[atoms.numbers]
+    bonded = (distances < bond_scale * (radii[:, None] + radii[None])) & ~np.eye(n, dtype=bool)
+    kept = distances[centre] <= radius_A
+    hydrogens = np.array(symbols) == "H"
+    kept |= hydrogens & bonded[:, kept].any(axis=1)
+    caps = tuple((int(i), int(j)) for i, j in zip(*np.nonzero(bonded & kept[:, None]
+                                                                 & ~kept[None]))
+                 if symbols[i] in CAP_BOND_A)
+    return Cut(tuple(int(i) for i in np.flatnonzero(kept)), caps, int(charge))
 
 
 def frame_indices(n_frames: int, n: int) -> np.ndarray:
@@ -102,7 +196,7 @@ def energy_statistics(run_energies, reference_energies, n_atoms: int) -> dict:
 
 
 def validate_run(folder, against: str = "gpaw", frames: int = 5, options: dict | None = None,
-                 progress: bool | None = None) -> dict:
+                 progress: bool | None = None, cut: dict | None = None) -> dict:
     """Compare the run's engine with ``against`` on ``frames`` frames of the run.
 
     Parameters
@@ -117,6 +211,12 @@ def validate_run(folder, against: str = "gpaw", frames: int = 5, options: dict |
         Options of the reference engine (as its ``[calculator]`` keys).
     progress : bool, optional
         As for :class:`mdkit.progress.ItemProgress`.
+    cut : dict, optional
+        Compare on a fragment of each frame instead of the whole ion, so that
+        a dear reference (plane waves) stays affordable: ``centre`` (atom
+        index), ``radius_A`` and the fragment's ``charge`` (e), as for
+        :func:`plan_cut`, which selects the atoms once on the run's starting
+        structure.  Outputs are then named ``validation_REF_cutCENTRErRADIUS``.
 
     Returns
     -------
@@ -137,22 +237,33 @@ def validate_run(folder, against: str = "gpaw", frames: int = 5, options: dict |
     atoms, sites = read_structure(run / "topology.xyz")
     universe = store.open_run(run.path)
     chosen = frame_indices(len(universe.trajectory), frames)
-    symbols = atoms.get_chemical_symbols()
+    symbols, charge, label = atoms.get_chemical_symbols(), sites.charge, against
+    fragment = None
+    if cut is not None:
+        fragment = plan_cut(atoms, int(cut["centre"]), float(cut["radius_A"]),
+                            int(cut.get("charge", 0)))
+        label = f"{against}_cut{int(cut['centre'])}r{float(cut['radius_A']):g}"
+        charge = fragment.charge
 
-    cache_name = f"validation_{against}_frames.npz"
-    cache = _read_cache(run.output(cache_name), chosen, against, options)
+    def frame(i):
+        positions = universe.trajectory[int(i)].positions.astype(float)
+        if fragment is None:
+            return symbols, positions
+        piece = fragment.apply(symbols, positions)
+        return piece.get_chemical_symbols(), piece.positions
+
+    cache_name = f"validation_{label}_frames.npz"
+    cache = _read_cache(run.output(cache_name), chosen, label, options)
     with ItemProgress("mdkit validate", "frames", len(chosen), progress) as bar:
         for i in chosen:
             if int(i) in cache:
                 bar.advance(f"frame {i} (kept)")
                 continue
-            positions = universe.trajectory[int(i)].positions.astype(float)
-            cache[int(i)] = (*_energy_forces(run_name, run_options, symbols, positions,
-                                             sites.charge),
-                             *_energy_forces(against, options, symbols, positions,
-                                             sites.charge),
+            these, positions = frame(i)
+            cache[int(i)] = (*_energy_forces(run_name, run_options, these, positions, charge),
+                             *_energy_forces(against, options, these, positions, charge),
                              universe.trajectory.time)  # ps
-            _write_cache(run, cache_name, cache, against, options)
+            _write_cache(run, cache_name, cache, label, options)
             bar.advance(f"frame {i}")
 
     e_run = np.array([cache[int(i)][0] for i in chosen])
@@ -160,12 +271,17 @@ def validate_run(folder, against: str = "gpaw", frames: int = 5, options: dict |
     e_ref = np.array([cache[int(i)][2] for i in chosen])
     f_ref = np.array([cache[int(i)][3] for i in chosen])
     times = [float(cache[int(i)][4]) for i in chosen]
+    symbols = frame(chosen[0])[0]
     result = {"run_engine": engine_info(run_name, run_options),
               "reference": {"name": against, "options": options},
-              "frames": [int(i) for i in chosen], "times_ps": times,
+              "label": label, "frames": [int(i) for i in chosen], "times_ps": times,
               "forces": force_statistics(symbols, f_run, f_ref),
               "energy": energy_statistics(e_run, e_ref, len(symbols))}
-    _write_outputs(run, against, result, symbols, e_run, e_ref, f_run, f_ref)
+    if fragment is not None:
+        result["cut"] = {**cut, "kept": list(fragment.kept), "caps": list(fragment.caps),
+                         "formula": "".join(f"{e}{symbols.count(e)}"
+                                            for e in dict.fromkeys(symbols))}
+    _write_outputs(run, label, result, symbols, e_run, e_ref, f_run, f_ref)
     return result
 
 

@@ -23,15 +23,20 @@ class CLICommand:
                             help="reference engine (registry name)")
         parser.add_argument("--frames", type=int, default=5,
                             help="frames, spread evenly (default 5)")
+        parser.add_argument("--cut", metavar="ATOM:RADIUS[:CHARGE]",
+                            help="compare on the fragment within RADIUS Å of atom ATOM "
+                                 "(cut bonds of C, S, ... capped with H), of net CHARGE "
+                                 "(default 0), instead of the whole ion")
 
     @staticmethod
     def run(args):
         from mdkit.validation import validate_run
 
         result = validate_run(args.run, args.against, args.frames, options(args.option),
-                              progress=False if args.quiet else None)
+                              progress=False if args.quiet else None, cut=_cut(args.cut))
         run = result["run_engine"]["name"]
-        print(f"{run} against {args.against} on {len(result['frames'])} frames "
+        where = f", fragment {result['cut']['formula']}" if "cut" in result else ""
+        print(f"{run} against {args.against}{where} on {len(result['frames'])} frames "
               f"({result['times_ps'][0]:.2f}-{result['times_ps'][-1]:.2f} ps)")
         print(f"  {'element':<8} {'n':>6} {'MAE':>8} {'RMSE':>8} {'max':>8} {'|F| ref':>8}  "
               "(eV/Å)")
@@ -48,4 +53,22 @@ class CLICommand:
                   f"{1000 * energy['max_eV_per_atom']:.2f} meV/atom largest, after removing "
                   f"the engines' offset of {energy['offset_eV_per_atom']:.3f} eV/atom")
         print(f"  table, summary and parity plot: {Path(args.run) / 'analysis'}/validation_"
-              f"{args.against}.csv|json|png")
+              f"{result['label']}.csv|json|png")
+
+
+def _cut(text):
+    """``"12:4.5:-1"`` -> {"centre": 12, "radius_A": 4.5, "charge": -1}; None -> None."""
+    if text is None:
+        return None
+    from mdkit.errors import MdkitError
+
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        return {"centre": int(parts[0]), "radius_A": float(parts[1]),
+                "charge": int(parts[2]) if len(parts) == 3 else 0}
+    except ValueError:
+        raise MdkitError(f"--cut {text!r} must be ATOM:RADIUS or ATOM:RADIUS:CHARGE with an "
+                         "integer atom index, a radius in Å and an integer charge, e.g. "
+                         "0:3.0 or 17:4.5:-1.") from None

@@ -1,0 +1,272 @@
+"""Is the SevenNet-0 vs GPAW-LCAO force gap SevenNet-0's error or the dzp basis's?
+
+Issue 18, item 3.  Fragments small enough for a converged plane-wave
+reference are cut from the shipped [Ag29(BDT)12]3- model
+(``mdkit/data/ag29_bdt12.xyz``) with :class:`mdkit.validation.Cut`:
+
+- ``bdt``: one 1,3-benzenedithiol, C6H4(SH)2, its S capped by H along the
+  S-Ag bonds it had (14 atoms, neutral);
+- ``ag2bdt``: the same BDT with the nearest Ag on each S, Ag-S-C6H4-S-Ag
+  (two Ag(I) and a dithiolate: neutral, 16 atoms);
+- ``ag3s3``: one Ag3S3 crown ring, Ag3(SH)3, its S capped by H along the
+  S-C bonds (three Ag(I), three thiolates: neutral, 9 atoms).
+
+Engines (all through :func:`mdkit.calculators.make_calculator`): SevenNet-0;
+GPAW LCAO dzp (mdkit's defaults: PBE, h 0.2 Å); GPAW plane waves at several
+cutoffs, and at the highest in a larger box.  Every GPAW run uses Fermi-Dirac
+0.01 eV (the fragments are closed-shell; this only steadies the SCF).
+
+Two tasks per fragment and engine: ``forces`` on the cut geometry, and
+``relax`` (BFGS to ``FMAX`` eV/Å; the plane-wave relaxation starts from the
+LCAO-relaxed geometry).  Each calculation writes one JSON into
+``benchmarks/results/reference_fragments/`` and is skipped when that file
+exists, so the script resumes; without arguments it prints the tables from
+whatever is there.
+
+Run: ``OMP_NUM_THREADS=1 python3 benchmarks/reference_fragments.py --run all``
+(or name fragments/engines/tasks; ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import ase.io
+import numpy as np
+
+import mdkit
+from mdkit.calculators import make_calculator
+from mdkit.validation import Cut, force_statistics
+
+MODEL = Path(mdkit.__file__).parent / "data" / "ag29_bdt12.xyz"
+RESULTS = Path(__file__).parent / "results" / "reference_fragments"
+FMAX = 0.02  # eV/Å: bond lengths to about 0.002 Å
+SMEARING = {"name": "fermi-dirac", "width": 0.01}
+
+
+def _pw(ecut, vacuum=5.0):
+    return ("gpaw", {"mode": {"name": "pw", "ecut": ecut}, "occupations": SMEARING,
+                     "vacuum": vacuum})
+
+
+ENGINES = {
+    "sevennet": ("sevennet", {}),
+    "lcao": ("gpaw", {"occupations": SMEARING}),
+    "pw400": _pw(400), "pw500": _pw(500), "pw600": _pw(600), "pw700": _pw(700),
+    "pw600_box7": _pw(600, vacuum=7.0),
+}
+#: the reference: plane waves at the cutoff the convergence series supports
+REFERENCE = "pw600"
+
+
+# ---------------------------------------------------------------- fragments
+
+def _bonded_S(model, i, cutoff=2.56):
+    """Staple-type bonds of atom i to the other species (Å cutoff)."""
+    d = np.linalg.norm(model.positions - model.positions[i], axis=1)
+    return [int(j) for j in np.flatnonzero((d < cutoff) & (d > 0))]
+
+
+def _ligand(model, s0):
+    """Indices of the BDT holding S atom ``s0``: its C, H, S connected without Ag."""
+    symbols = np.array(model.get_chemical_symbols())
+    organic = symbols != "Ag"
+    d = np.linalg.norm(model.positions[:, None] - model.positions[None], axis=2)
+    bonded = (d < 1.9) & organic[:, None] & organic[None] & (d > 0)
+    found, todo = {s0}, [s0]
+    while todo:
+        for j in np.flatnonzero(bonded[todo.pop()]):
+            if int(j) not in found:
+                found.add(int(j))
+                todo.append(int(j))
+    return sorted(found)
+
+
+def fragments(model) -> dict[str, Cut]:
+    """The three fragments of the module docstring, as cuts of the model."""
+    symbols = np.array(model.get_chemical_symbols())
+    radius = np.linalg.norm(model.positions - model.positions[0], axis=1)
+    staple_ag = set(np.flatnonzero((symbols == "Ag") & (radius > 5.5)).tolist())
+    s0 = next(int(i) for i in np.flatnonzero(symbols == "S")
+              if staple_ag & set(_bonded_S(model, i)))
+    ligand = _ligand(model, s0)
+    sulfurs = [i for i in ligand if symbols[i] == "S"]
+    d = np.linalg.norm(model.positions[:, None] - model.positions[None], axis=2)
+    nearest_ag = {s: int(min(np.flatnonzero(symbols == "Ag"), key=lambda a: d[s, a]))
+                  for s in sulfurs}
+    # the crown ring of s0: staple Ag and S joined by short (< 2.56 Å) bonds; the
+    # longer ones (2.6 Å) lead from the ring to the other motifs
+    ring, todo = {s0}, [s0]
+    while todo:
+        i = todo.pop()
+        for j in _bonded_S(model, i):
+            if j not in ring and (j in staple_ag if symbols[i] == "S" else symbols[j] == "S"):
+                ring.add(j)
+                todo.append(j)
+    ring_s = [i for i in sorted(ring) if symbols[i] == "S"]
+    ring_c = {s: next(j for j in np.flatnonzero(symbols == "C") if d[s, j] < 1.9)
+              for s in ring_s}
+    return {"bdt": Cut(tuple(ligand), tuple((s, nearest_ag[s]) for s in sulfurs), 0),
+            "ag2bdt": Cut(tuple(sorted(ligand + list(nearest_ag.values()))), (), 0),
+            "ag3s3": Cut(tuple(sorted(ring)), tuple((s, int(ring_c[s])) for s in ring_s), 0)}
+
+
+# ---------------------------------------------------------------- calculations
+
+def _path(fragment, engine, task) -> Path:
+    return RESULTS / f"{fragment}__{engine}__{task}.json"
+
+
+def _write_whole(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def calculate(fragment: str, cut: Cut, model, engine: str, task: str) -> dict:
+    """One calculation, read from its JSON when done before, else run and written."""
+    path = _path(fragment, engine, task)
+    if path.exists():
+        return json.loads(path.read_text())
+    name, options = ENGINES[engine]
+    atoms = cut.apply(model.get_chemical_symbols(), model.positions)
+    start_from = "cut"
+    if task == "relax" and engine.startswith("pw") and _path(fragment, "lcao", task).exists():
+        # plane-wave steps are the dear ones: start next to their minimum
+        atoms.positions = json.loads(_path(fragment, "lcao", task).read_text())["positions"]
+        start_from = "lcao relaxed"
+    # the cluster's centre (model atom 0) in the fragment's frame: the outward
+    # direction of each atom in the ion, for radial force components
+    centre = model.positions[0].copy()
+    options = {**options}
+    if name == "gpaw":
+        options["txt"] = str(path.with_suffix(".gpaw.txt"))
+    before = atoms.positions.copy()
+    atoms.calc = make_calculator(name, atoms, cut.charge, **options)
+    shift = atoms.positions[0] - before[0]  # GPAW centres the fragment in its box
+    started = time.perf_counter()
+    steps = 0
+    if task == "relax":
+        from ase.optimize import BFGS
+
+        optimizer = BFGS(atoms, logfile=None)
+        optimizer.run(fmax=FMAX, steps=200)
+        steps = optimizer.nsteps
+    forces = atoms.get_forces()
+    result = {"fragment": fragment, "engine": engine, "task": task, "calculator": name,
+              "options": {k: v for k, v in options.items() if k != "txt"},
+              "charge": cut.charge, "symbols": atoms.get_chemical_symbols(),
+              "positions": atoms.positions.tolist(), "forces": forces.tolist(),
+              "energy_eV": float(atoms.get_potential_energy()),
+              "centre": (centre + shift).tolist(), "start_from": start_from,
+              "steps": steps, "seconds": time.perf_counter() - started,
+              "fmax_eV_per_A": FMAX if task == "relax" else None}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    _write_whole(path, result)
+    return result
+
+
+# ---------------------------------------------------------------- tables
+
+BOND_TYPES = ("Ag-S", "C-S", "C-C", "C-H", "H-S")
+
+
+def bond_lengths(symbols, positions) -> dict[str, float]:
+    """Mean length (Å) of each bond type of :data:`BOND_TYPES` present."""
+    from ase.data import atomic_numbers, covalent_radii
+
+    positions = np.asarray(positions)
+    radii = covalent_radii[[atomic_numbers[s] for s in symbols]]
+    d = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    found: dict[str, list] = {}
+    for i, j in zip(*np.nonzero(np.triu(d < 1.2 * (radii[:, None] + radii[None]), 1))):
+        found.setdefault("-".join(sorted((symbols[i], symbols[j]))), []).append(d[i, j])
+    return {t: float(np.mean(found[t])) for t in BOND_TYPES if t in found}
+
+
+def radial_forces(result) -> dict[str, float]:
+    """Mean outward force component per element (eV/Å), outward from the ion's centre."""
+    positions = np.asarray(result["positions"])
+    outward = positions - np.asarray(result["centre"])
+    outward /= np.linalg.norm(outward, axis=1)[:, None]
+    radial = (np.asarray(result["forces"]) * outward).sum(axis=1)
+    symbols = np.array(result["symbols"])
+    return {e: float(radial[symbols == e].mean()) for e in dict.fromkeys(result["symbols"])}
+
+
+def _done(fragment, engine, task):
+    path = _path(fragment, engine, task)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def force_table(fragment, reference=REFERENCE) -> list[str]:
+    """Markdown rows: force MAE per element of each engine against ``reference``."""
+    ref = _done(fragment, reference, "forces")
+    if ref is None:
+        return []
+    elements = list(dict.fromkeys(ref["symbols"]))
+    lines = [f"| {fragment}: engine | " + " | ".join(f"MAE {e}" for e in elements)
+             + " | MAE all | " + " | ".join(f"F_out {e}" for e in elements) + " | time s |",
+             "|---" * (2 * len(elements) + 3) + "|"]
+    for engine in ENGINES:
+        done = _done(fragment, engine, "forces")
+        if done is None:
+            continue
+        rows = {r["element"]: r for r in force_statistics(
+            ref["symbols"], np.array([done["forces"]]), np.array([ref["forces"]]))}
+        radial = radial_forces(done)
+        lines.append(f"| {engine} | " + " | ".join(f"{rows[e]['mae_eV_per_A']:.3f}"
+                                                  for e in elements)
+                     + f" | {rows['all']['mae_eV_per_A']:.3f} | "
+                     + " | ".join(f"{radial[e]:+.3f}" for e in elements)
+                     + f" | {done['seconds']:.0f} |")
+    return lines
+
+
+def bond_table(fragments_=("bdt", "ag2bdt", "ag3s3")) -> list[str]:
+    """Markdown rows: mean bond lengths after relaxation, each fragment and engine."""
+    lines = ["| fragment | engine | " + " | ".join(BOND_TYPES) + " | steps |",
+             "|---" * (len(BOND_TYPES) + 3) + "|"]
+    for fragment in fragments_:
+        for engine in ENGINES:
+            done = _done(fragment, engine, "relax")
+            if done is None:
+                continue
+            bonds = bond_lengths(done["symbols"], done["positions"])
+            lines.append(f"| {fragment} | {engine} | "
+                         + " | ".join(f"{bonds[t]:.3f}" if t in bonds else ""
+                                      for t in BOND_TYPES) + f" | {done['steps']} |")
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", nargs="*", default=[], metavar="FRAGMENT",
+                        help="fragments to calculate ('all' for every one); none: tables only")
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
+    parser.add_argument("--tasks", nargs="*", default=["forces", "relax"],
+                        choices=["forces", "relax"])
+    args = parser.parse_args(argv)
+    model = ase.io.read(MODEL)
+    cuts = fragments(model)
+    chosen = list(cuts) if "all" in args.run else args.run
+    for fragment in chosen:
+        for task in args.tasks:
+            for engine in args.engines:
+                result = calculate(fragment, cuts[fragment], model, engine, task)
+                print(f"{fragment} {engine} {task}: E {result['energy_eV']:.4f} eV, "
+                      f"{result['steps']} steps, {result['seconds']:.0f} s", flush=True)
+    print(f"Forces on the cut geometries; MAE against {REFERENCE} (eV/Å), F_out: mean "
+          "outward component (eV/Å)\n")
+    for fragment in cuts:
+        print("\n".join(force_table(fragment)), end="\n\n")
+    print("Mean bond lengths after relaxation (Å)\n")
+    print("\n".join(bond_table()))
+
+
+if __name__ == "__main__":
+    main()
