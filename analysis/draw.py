@@ -38,7 +38,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
+from mdkit import writer
 from mdkit.errors import MdkitError
+from mdkit.runfolder import is_own_output
 from mdkit.sites import SiteMap, is_metal
 
 #: Colour of each site class (the study's code for the Ag clusters; Mo6 classes apart).
@@ -327,18 +329,22 @@ def compose(ax, image, projection, scene: Scene, show_h: bool = False, legend: b
 
 
 def draw(scene: Scene, output, size_px: int = 600, view: str = DEFAULT_VIEW,
-         show_h: bool = False, renderer: str = "auto") -> Picture:
+         show_h: bool = False, renderer: str = "auto", force: bool = False) -> Picture:
     """Write a picture of ``scene`` to ``output`` (.png, .pdf or .svg, by its suffix).
 
     The image is ``size_px`` wide; the structure fills its top ``size_px``
     square and the legend sits below it.  Written under a temporary name and
-    renamed, so a file is whole or absent.
+    renamed, so a file is whole or absent.  A file of that name that mdkit
+    did not write is refused before anything is drawn, or with ``force``
+    moved aside (never deleted).
     """
     output = Path(output)
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise DrawError(f"{output}: a picture is written as .png, .pdf or .svg, not "
                         f"{output.suffix or 'a file without suffix'}.")
+    if not is_own_output(output):
+        writer.claim(output, force=force)
     image, projection = render(scene, size_px, view, show_h, renderer)
     dpi = 100
     legend_px = max(60, size_px // 6)
@@ -349,10 +355,8 @@ def draw(scene: Scene, output, size_px: int = 600, view: str = DEFAULT_VIEW,
     fig.legend(handles=handles, loc="lower center", ncol=3 if size_px >= 450 else 2,
                fontsize=max(5.0, min(8.0, size_px / 60)), frameon=False,
                bbox_to_anchor=(0.5, 0.0), handletextpad=0.3, columnspacing=1.0)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    fig.savefig(tmp, dpi=dpi, format=fmt)
-    tmp.replace(output)
+    writer.save_figure(fig, output, claim_target=True, mine=is_own_output, dpi=dpi,
+                       format=fmt)
     return Picture([output], (size_px, height), projection["atom_px"],
                    projection["radius_px"], projection["depth"], projection["vacancy_px"],
                    projection["renderer"])

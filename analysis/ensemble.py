@@ -39,7 +39,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import CensoredData, chi2, ecdf
 
-from mdkit.runfolder import RunFolder, SweepFolder, atomic_path, member_status, sweep_members
+from mdkit import writer
+from mdkit.runfolder import RunFolder, SweepFolder, member_status, sweep_members
 
 
 def member_table(folder) -> list[dict]:
@@ -48,7 +49,7 @@ def member_table(folder) -> list[dict]:
     for member in sweep_members(folder):
         row = {"name": member["name"], **member["values"], "status": member_status(member)}
         run = RunFolder(member["folder"])
-        summary_path = run.output("summary.json")
+        summary_path = run.summary
         if run.finished and summary_path.exists():
             summary = json.loads(summary_path.read_text())
             rg = summary["rg_angstrom"]["ion"]
@@ -169,8 +170,7 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
 
     folder = Path(folder)
     rows = member_table(folder)  # a damaged index fails here, before anything is written
-    out = folder / "analysis"
-    out.mkdir(exist_ok=True)
+    out = writer.make_folder(SweepFolder(folder).analysis)
     keys = [k for k in SweepFolder(folder).record()["vary"] if k != "seed"]
     groups = group_table(rows, keys)
     if predict is not None:
@@ -190,8 +190,7 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
                 "median_high_ps")}} for g in groups])
     _write(out / "members.csv", rows)
     _write(out / "groups.csv", [{k: v for k, v in g.items() if k != "survival"} for g in groups])
-    with atomic_path(out / "groups.json") as tmp:
-        tmp.write_text(json.dumps(groups, indent=1))
+    writer.write_json(out / "groups.json", groups)
 
     fig = Figure(figsize=(COLUMN_IN, 2.4), layout="constrained")
     ax = fig.add_subplot()
@@ -235,7 +234,7 @@ def analyze_sweep(folder, formats=("png", "pdf"), predict=None) -> list[dict]:
 
 def _write(path: Path, rows: list[dict]) -> None:
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    with writer.atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        table = csv.DictWriter(handle, columns)
+        table.writeheader()
+        table.writerows(rows)

@@ -8,7 +8,6 @@ vacant sites circled and the migrating atoms ringed.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -16,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
 from . import draw
-from .plots import _shade_stages
+from .plots import _shade_stages, save
 
 WIDTH_IN = 7.0  # a journal page width
 
@@ -39,7 +38,8 @@ def snapshot_frames(times, events, at_ps=None) -> list[int]:
 
 
 def figure4(frames: draw.RunFrames, rg_angstrom, stem, at_ps=None, size_px: int = 300,
-            formats=("png", "pdf"), renderer: str = "auto", progress=None, dpi: int = 300):
+            formats=("png", "pdf"), renderer: str = "auto", progress=None, dpi: int = 300,
+            force: bool = False):
     """Draw and write the panel; returns the paths written.
 
     Parameters
@@ -56,6 +56,8 @@ def figure4(frames: draw.RunFrames, rg_angstrom, stem, at_ps=None, size_px: int 
         Called after each snapshot is rendered.
     dpi : int
         Resolution of the PNG (300 for print; about 110 keeps a web picture small).
+    force : bool
+        Move a file of that name that mdkit did not write aside (never deleted).
     """
     times = frames.times
     chosen = snapshot_frames(times, frames.events, at_ps)
@@ -89,18 +91,4 @@ def figure4(frames: draw.RunFrames, rg_angstrom, stem, at_ps=None, size_px: int 
                                                         label="event")],
                loc="outside upper center", ncol=min(6, len(handles) + 1), fontsize=6,
                frameon=False)
-    return _save(fig, stem, formats, dpi)
-
-
-def _save(fig, stem, formats, dpi) -> list:
-    """Each format whole or not at all: a temporary name, then a rename."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, dpi=dpi, format=fmt)
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    return save(fig, stem, formats, force=force, dpi=dpi, bbox_inches=None)

@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import to_hex
 
+from mdkit import writer
 from mdkit.errors import MdkitError
+from mdkit.runfolder import RunFolder, SweepFolder, is_own_output
 
 from . import draw
 
@@ -119,10 +121,10 @@ def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0,
     of its viewer."""
     folder = Path(folder)
     label = label or folder.name
-    out = folder / "analysis"
-    summary_path = out / "summary.json"
+    run = RunFolder(folder)
+    out, summary_path = run.analysis, run.summary
     if not summary_path.exists():
-        raise ReportError(f"{folder} has not been analysed (no analysis/summary.json); "
+        raise ReportError(f"{folder} has not been analysed (no {summary_path}); "
                           f"run `mdkit analyze {folder}` first.")
     summary = json.loads(summary_path.read_text())
     frames = frames or draw.RunFrames(folder, summary.get("residence_ps", 0.5))
@@ -251,27 +253,35 @@ runs.forEach(function (run, r) {{
 """
 
 
-def write_page(output, title: str, sections: list[str], data: list[dict], top: str = "") -> Path:
-    """Write the page whole (temporary name, then rename); refuse a file mdkit did not write."""
+def _is_mdkits_page(path: Path) -> bool:
+    """A run's own page, or a page that carries mdkit report's generator tag."""
+    if is_own_output(path):
+        return True
+    try:
+        with open(path, errors="replace") as handle:
+            return f'content="{GENERATOR}"' in handle.read(600)
+    except OSError:
+        return False
+
+
+def write_page(output, title: str, sections: list[str], data: list[dict], top: str = "",
+               force: bool = False) -> Path:
+    """Write the page whole (temporary name, then rename); a file mdkit did not write is
+    refused, or with ``force`` moved aside (never deleted)."""
     from mdkit import __version__
 
     output = Path(output)
-    if output.exists() and f'content="{GENERATOR}"' not in output.read_text(errors="replace")[:600]:
-        raise ReportError(f"{output} exists and was not written by mdkit report; give another "
-                          "name with -o.")
     page = PAGE.format(generator=GENERATOR, title=html.escape(title), top=top,
                        columns=max(1, len(sections)), sections="".join(sections),
                        version=__version__, threedmol=THREEDMOL_VERSION,
                        library=_viewer_script(),
                        data=json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(page)
-    tmp.replace(output)
+    with writer.output_path(output, force=force, mine=_is_mdkits_page) as tmp:
+        tmp.write_text(page)
     return output
 
 
-def report(folders, output=None, frames: list | None = None) -> Path:
+def report(folders, output=None, frames: list | None = None, force: bool = False) -> Path:
     """The page of one or more analysed runs (side by side).
 
     Parameters
@@ -282,13 +292,15 @@ def report(folders, output=None, frames: list | None = None) -> Path:
         Default ``RUN/analysis/report.html`` for one run; needed for several.
     frames : list of RunFrames, optional
         Already loaded frames of the runs (saves re-reading them).
+    force : bool
+        Move a file ``output`` that mdkit did not write aside (never deleted).
     """
     folders = [Path(f) for f in folders]
     if output is None:
         if len(folders) > 1:
             raise ReportError("several runs go on one page: name it with -o, e.g. "
                               "-o compare.html.")
-        output = folders[0] / "analysis" / "report.html"
+        output = RunFolder(folders[0]).report
     names = [f.name for f in folders]
     if len(set(names)) < len(names):  # e.g. several runs/*/run: name them by their parent too
         names = [f"{f.parent.name}/{f.name}" for f in folders]
@@ -298,7 +310,7 @@ def report(folders, output=None, frames: list | None = None) -> Path:
         sections.append(body)
         data.append(viewer)
     title = " vs ".join(names)
-    return write_page(output, f"mdkit report: {title}", sections, data)
+    return write_page(output, f"mdkit report: {title}", sections, data, force=force)
 
 
 def sweep_report(folder) -> Path:
@@ -311,14 +323,14 @@ def sweep_report(folder) -> Path:
     from .ensemble import analyze_sweep, member_table
 
     folder = Path(folder)
-    out = folder / "analysis"
+    out = SweepFolder(folder).analysis
     if not (out / "survival.png").exists():
         analyze_sweep(folder, ("png",))
     rows = member_table(folder)
     links = {}
     for member in sweep_members(folder):
         member_folder = Path(member["folder"])
-        if (member_folder / "analysis" / "summary.json").exists():
+        if RunFolder(member_folder).summary.exists():
             page = report([member_folder])
             links[member["name"]] = page.relative_to(out.parent).as_posix()
     head = ["member", "status", "first core-to-shell / ps", "duration / ps", "report"]
@@ -335,7 +347,8 @@ def sweep_report(folder) -> Path:
            _image(out / "rg.png", "mean Rg per group") +
            "<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
            f"</tr></thead><tbody>{body}</tbody></table>")
-    return write_page(out / "report.html", f"mdkit report: sweep {folder.name}", [], [], top)
+    return write_page(SweepFolder(folder).report, f"mdkit report: sweep {folder.name}", [],
+                      [], top)
 
 
 def run_report(folder, formats=("png", "pdf"), progress: bool | None = None) -> Path:
@@ -356,8 +369,9 @@ def run_report(folder, formats=("png", "pdf"), progress: bool | None = None) -> 
     from .figure import figure4, snapshot_frames
 
     folder = Path(folder)
-    out = folder / "analysis"
-    summary = json.loads((out / "summary.json").read_text())
+    run = RunFolder(folder)
+    out = run.analysis
+    summary = json.loads(run.summary.read_text())
     frames = draw.RunFrames(folder, summary.get("residence_ps", 0.5))
     with (out / "rg.csv").open(newline="") as handle:
         rg = np.array([float(r["rg_ion"]) for r in csv.DictReader(handle)])

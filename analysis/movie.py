@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mdkit import writer
 from mdkit.progress import ItemProgress
-from mdkit.runfolder import atomic_path
+from mdkit.runfolder import is_own_output
 
 from . import draw
 
@@ -35,14 +36,16 @@ def movie_frames(n_frames: int, max_frames: int) -> np.ndarray:
 
 def write_movie(frames: draw.RunFrames, output, max_frames: int = 100, fps: float = 10.0,
                 size_px: int = 480, renderer: str = "auto",
-                progress: bool | None = None) -> Path:
+                progress: bool | None = None, force: bool = False) -> Path:
     """Draw frames of a run and encode them into ``output`` (.mp4 or .gif).
 
     Parameters
     ----------
     frames : RunFrames
     output : path
-        Written under a temporary name, then renamed.
+        Written under a temporary name, then renamed.  A file of that name
+        that mdkit did not write is refused before any frame is drawn, or
+        with ``force`` moved aside (never deleted).
     max_frames : int
         Frames of the movie, evenly spaced over the run.
     fps : float
@@ -62,9 +65,9 @@ def write_movie(frames: draw.RunFrames, output, max_frames: int = 100, fps: floa
         raise MovieError("writing MP4 needs ffmpeg (Debian package ffmpeg); install it, or "
                          "write a .gif.")
     chosen = movie_frames(len(frames), max_frames)
-    output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mdkit-movie-") as folder, \
-            atomic_path(output) as tmp:  # a failed encoder leaves no half file
+            writer.output_path(output, force=force, mine=is_own_output) as tmp:
+        # a failed encoder leaves no half file
         with ItemProgress(f"mdkit movie: {frames.folder.name}", "frames drawn", len(chosen),
                           progress) as bar:
             for k, frame in enumerate(chosen):

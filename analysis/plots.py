@@ -13,23 +13,28 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from mdkit.runfolder import atomic_path
+from mdkit import writer
+from mdkit.runfolder import is_own_output
 from mdkit.sites import SiteMap
 
 COLUMN_IN = 3.4
 FORMATS = ("png", "pdf")
 
 
-def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
-    """Write ``fig`` as ``stem.<format>`` for each format; returns the paths."""
+def save(fig: Figure, stem, formats=FORMATS, *, force: bool = False, dpi: int = 300,
+         bbox_inches="tight") -> list[Path]:
+    """Write ``fig`` as ``stem.<format>`` for each format, each whole; returns the paths.
+
+    A file of that name that mdkit did not write is refused, or with
+    ``force`` moved aside (see :func:`mdkit.writer.output_path`); a run's
+    or sweep's own ``analysis/`` outputs are simply written again.
+    """
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        with atomic_path(path) as tmp:  # a failed or killed save keeps the old figure
-            fig.savefig(tmp, dpi=300, bbox_inches="tight", format=fmt)
-        paths.append(path)
+        paths.append(writer.save_figure(fig, stem.with_name(f"{stem.name}.{fmt}"),
+                                        claim_target=True, force=force, mine=is_own_output,
+                                        dpi=dpi, bbox_inches=bbox_inches, format=fmt))
     return paths
 
 
@@ -45,7 +50,7 @@ def _shade_stages(ax, times, stage, names) -> None:
                 transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=6)
 
 
-def plot_rg(series: list[dict], stem, formats=FORMATS) -> list[Path]:
+def plot_rg(series: list[dict], stem, formats=FORMATS, force: bool = False) -> list[Path]:
     """Rg vs time for one or more runs, stages shaded and events marked.
 
     Parameters
@@ -56,6 +61,8 @@ def plot_rg(series: list[dict], stem, formats=FORMATS) -> list[Path]:
         (dicts with ``time_ps`` and ``kind``).  Stages are shaded from the
         first series.
     stem : path without suffix
+    force : bool
+        Move a file of that name that mdkit did not write aside (never deleted).
     """
     fig = Figure(figsize=(COLUMN_IN, 2.4), layout="constrained")
     ax = fig.add_subplot()
@@ -76,7 +83,7 @@ def plot_rg(series: list[dict], stem, formats=FORMATS) -> list[Path]:
     if len(series) > 1 or any(run.get("events") for run in series):
         ax.legend(fontsize=6, frameon=False)
     ax.tick_params(labelsize=7)
-    return save(fig, stem, formats)
+    return save(fig, stem, formats, force=force)
 
 
 def plot_occupancy(times, occupancy, sites: SiteMap, stem, formats=FORMATS) -> list[Path]:

@@ -30,7 +30,6 @@ Units: energies in eV, lengths in Å, forces in eV/Å.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import warnings
@@ -40,7 +39,8 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from mdkit import database
+from mdkit import database, writer
+from mdkit.barrierfolder import HopFolder
 from mdkit.errors import MdkitError
 from mdkit.sites import SiteMap
 
@@ -256,31 +256,6 @@ def _align(final, initial, moving: int) -> None:
                                                  if k in ("energy", "forces")})
 
 
-def _write_atomic(path: Path, images) -> None:
-    """Write images whole or not at all (asap3's EMT keeps no ``results``: plain copies)."""
-    import ase.io
-
-    plain = []
-    for image in images:
-        copy = image.copy()
-        # builders' extras (ase.build's adsorbate_info dict) do not fit extended XYZ
-        copy.info = {k: v for k, v in image.info.items()
-                     if isinstance(v, (str, int, float, bool, np.integer, np.floating))}
-        if isinstance(image.calc, SinglePointCalculator):
-            copy.calc = image.calc
-        plain.append(copy)
-    temporary = path.with_name(f".{path.name}.tmp")
-    ase.io.write(temporary, plain, format="extxyz")
-    os.replace(temporary, path)
-
-
-def _write_json(path: Path, data) -> None:
-    """Write JSON whole or not at all."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, path)
-
-
 def _band_energies(images) -> np.ndarray:
     return np.array([image.get_potential_energy() for image in images])
 
@@ -309,9 +284,10 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
     steps : int
         FIRE step limit (over all restarts).
     folder : path, optional
-        Where the band is written every :data:`WRITE_EVERY` steps
-        (``band.xyz``, ``band.json``); a later call with the same
-        ``key_hash`` continues from it.
+        The hop's folder (:class:`mdkit.barrierfolder.HopFolder`), where the
+        band is written every :data:`WRITE_EVERY` steps; a later call with
+        the same ``key_hash`` continues from it.  A folder mdkit did not
+        write is refused.
     progress : bool
         A line on stderr every :data:`WRITE_EVERY` steps.
 
@@ -348,18 +324,17 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
         image.calc = make_calculator(calculator, image.copy(), charge, **dict(options or {}))
     neb = NEB(images, climb=True, method="improvedtangent",
               remove_rotation_and_translation=not periodic)
-    band_file = folder / "band.xyz" if folder is not None else None
-    state_file = folder / "band.json" if folder is not None else None
+    hop_folder = HopFolder(folder).claim() if folder is not None else None
+    state = hop_folder.read_band_state() if hop_folder is not None else None
     done, resumed = 0, False
-    if state_file is not None and state_file.exists():
-        state = json.loads(state_file.read_text())
+    if state is not None:
         if state.get("hash") != key_hash:
             raise BarrierError(f"{folder} holds the band of a different computation; give "
                                "another output folder.")
-        stored = ase.io.read(band_file, index=":")
+        stored = ase.io.read(hop_folder.band, index=":")
         if len(stored) != len(images) or len(stored[0]) != len(initial):
-            raise BarrierError(f"{band_file} does not fit this band ({len(stored)} images); "
-                               "it was not written for it.")
+            raise BarrierError(f"{hop_folder.band} does not fit this band ({len(stored)} "
+                               "images); it was not written for it.")
         for image, saved in zip(images[1:-1], stored[1:-1]):
             image.positions = saved.positions
         done, resumed = int(state["n_steps"]), True
@@ -375,16 +350,13 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
             positions = image.positions.copy()
             positions[moving] += rng.normal(scale=SHAKE_A, size=3)
             image.set_positions(positions, apply_constraint=True)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
     optimizer = FIRE(neb, logfile=None)
 
     def write():
         nonlocal done
         done_now = done + optimizer.nsteps
-        if folder is not None:
-            _write_atomic(band_file, images)
-            _write_json(state_file, {"hash": key_hash, "n_steps": done_now})
+        if hop_folder is not None:
+            hop_folder.write_band(images, key_hash, done_now)
         if progress:
             energies = _band_energies(images)
             print(f"mdkit barrier: step {done_now}, NEB fmax {_neb_fmax(neb):.3f} eV/Å "
@@ -396,9 +368,8 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
     done += optimizer.nsteps
     reached = _neb_fmax(neb)
     converged = converged or reached <= fmax
-    if folder is not None:
-        _write_atomic(band_file, images)
-        _write_json(state_file, {"hash": key_hash, "n_steps": done})
+    if hop_folder is not None:
+        hop_folder.write_band(images, key_hash, done)
     energies = _band_energies(images)
     finished = []
     for image, energy in zip(images, energies):
@@ -460,14 +431,7 @@ def plot_profile(result: dict, stem, formats=("png",)) -> list[Path]:
     ax.set_xlabel("path length / Å", fontsize=8)
     ax.set_ylabel("energy − initial / eV", fontsize=8)
     ax.set_title(result["hop_text"], fontsize=7)
-    paths = []
-    for fmt in formats:
-        path = Path(f"{stem}.{fmt}")
-        temporary = path.with_name(f".{path.name}.tmp.{fmt}")
-        fig.savefig(temporary, dpi=200)
-        os.replace(temporary, path)
-        paths.append(path)
-    return paths
+    return [writer.save_figure(fig, Path(f"{stem}.{fmt}"), dpi=200) for fmt in formats]
 
 
 def _path_lengths(images) -> np.ndarray:
@@ -508,9 +472,10 @@ def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | No
         every image in its data); asking again returns it without
         computing.
     folder : path, optional
-        Output folder: ``path.xyz`` (the band, extended XYZ with energies and
-        site labels), ``profile.png`` and ``barrier.json``; during the
-        optimisation also ``band.xyz``/``band.json`` (the resume point).
+        The hop's output folder (:class:`mdkit.barrierfolder.HopFolder`):
+        the band with energies and site labels, its profile figure and
+        barriers, and while the band is optimised its resume point.  A
+        folder mdkit did not write is refused before any work.
     progress : bool
         Lines on stderr while the band is optimised.
 
@@ -537,7 +502,7 @@ def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | No
         n_images=int(n_images), fmax_target_eV_A=float(fmax),
         relax_fmax_eV_A=float(relax_fmax), max_steps=int(steps),
         method="CI-NEB improvedtangent, IDPP, FIRE")
-    folder = Path(folder) if folder is not None else None
+    hop_folder = HopFolder(folder).claim() if folder is not None else None
     initial, final, final_sites = end_states(atoms, sites, hop)
     db_ = None if db is None else database.connect(db)
     row = database.lookup(db_, key) if db_ is not None else None
@@ -582,14 +547,12 @@ def barrier(atoms, sites: SiteMap, hop: Hop, calculator: str, options: dict | No
                            n_steps=result["n_steps"], label=atoms.info.get("name"))
     result["images"] = _labels(images, sites, final_sites, hop)
     result["files"] = []
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(folder / "path.xyz", result["images"])
-        result["files"] = [folder / "path.xyz",
-                           *plot_profile(result, folder / "profile", ("png",))]
-        _write_json(folder / "barrier.json", {k: v for k, v in result.items()
-                                              if k not in ("images", "files")})
-        result["files"].append(folder / "barrier.json")
+    if hop_folder is not None:
+        result["files"] = [hop_folder.write_images(hop_folder.path_xyz, result["images"]),
+                           *plot_profile(result, hop_folder.profile_stem, ("png",)),
+                           writer.write_json(hop_folder.barrier_json,
+                                             {k: v for k, v in result.items()
+                                              if k not in ("images", "files")})]
     return result
 
 

@@ -26,6 +26,8 @@ times in ps.
 
 from __future__ import annotations
 
+import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +74,9 @@ def frequencies(atoms, calculator: str, options: dict | None = None, *, charge: 
     charge : int
         Net charge in e.
     folder : path, optional
-        ASE's displacement cache (a restarted call reuses what is there).
+        ASE's displacement cache (a restarted call reuses what is there);
+        without one the cache lives in a private temporary folder, removed
+        afterwards (never in the working directory).
     delta : float
         Displacement in Å.
 
@@ -84,7 +88,6 @@ def frequencies(atoms, calculator: str, options: dict | None = None, *, charge: 
         ``n_force_calls``.
     """
     from ase.constraints import FixAtoms
-    from ase.vibrations import Vibrations
 
     from mdkit.calculators import make_calculator
 
@@ -95,10 +98,11 @@ def frequencies(atoms, calculator: str, options: dict | None = None, *, charge: 
         if isinstance(constraint, FixAtoms):
             fixed.update(int(i) for i in constraint.index)
     indices = [i for i in range(len(work)) if i not in fixed]
-    name = str(Path(folder)) if folder is not None else "vib"
-    vib = Vibrations(work, indices=indices, delta=delta, nfree=2, name=name)
-    vib.run()
-    data = vib.get_vibrations()
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="mdkit-vib-") as scratch:
+            data = _run_vibrations(work, indices, delta, Path(scratch) / "vib")
+    else:
+        data = _run_vibrations(work, indices, delta, Path(folder))
     hessian = data.get_hessian_2d()
     atom_masses = data.get_atoms().get_masses()[data.get_indices()]
     masses = np.repeat(atom_masses, 3)
@@ -113,12 +117,38 @@ def frequencies(atoms, calculator: str, options: dict | None = None, *, charge: 
     order = np.argsort(np.abs(eigenvalues))
     kept = eigenvalues[order[n_zero:]]
     nu = np.sign(kept) * np.sqrt(np.abs(kept)) * _THZ
-    if not folder:
-        vib.clean()
     return {"real_THz": np.sort(nu[nu > ZERO_MODE_THZ]),
             "imaginary_THz": np.sort(-nu[nu < -ZERO_MODE_THZ])[::-1],
             "n_zero_modes": n_zero + int(np.sum(np.abs(nu) <= ZERO_MODE_THZ)),
             "n_force_calls": 6 * len(indices)}
+
+
+def _run_vibrations(atoms, indices, delta: float, cache: Path):
+    """ASE's finite-difference vibrations with their cache in ``cache``; the VibrationsData."""
+    from ase.vibrations import Vibrations
+
+    vib = Vibrations(atoms, indices=indices, delta=delta, nfree=2, name=str(cache))
+    vib.run()
+    return vib.get_vibrations()
+
+
+def check_rate_options(temperatures_K, attempt_THz: float | None = None,
+                       vibrations: bool = False) -> None:
+    """Refuse rate settings that cannot give a rate, before any band is computed.
+
+    Raises :class:`RateError` unless every temperature is finite and > 0, the
+    attempt frequency (when given) is finite and > 0, and exactly one of
+    ``attempt_THz`` and ``vibrations`` is asked for.
+    """
+    if attempt_THz is not None and vibrations:
+        raise RateError("give an attempt frequency or vibrations for the rates, not both.")
+    if attempt_THz is not None and not (math.isfinite(attempt_THz) and attempt_THz > 0):
+        raise RateError(f"the attempt frequency must be a finite number of THz > 0, not "
+                        f"{attempt_THz}.")
+    for temperature in temperatures_K:
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise RateError(f"a temperature for the rates must be a finite number of K > 0, "
+                            f"not {temperature}.")
 
 
 def htst_prefactor_THz(minimum: dict, saddle: dict) -> float:
@@ -144,10 +174,7 @@ def htst_prefactor_THz(minimum: dict, saddle: dict) -> float:
 
 def rate_per_ps(prefactor_THz: float, barrier_eV: float, temperature_K: float) -> float:
     """Arrhenius rate ``nu exp(-E_a / k_B T)`` of one hop, in 1/ps."""
-    if not temperature_K > 0:
-        raise RateError(f"temperature must be positive, not {temperature_K} K.")
-    if not prefactor_THz > 0:
-        raise RateError(f"the attempt frequency must be positive, not {prefactor_THz} THz.")
+    check_rate_options([temperature_K], prefactor_THz)
     return prefactor_THz * np.exp(-barrier_eV / (units.kB * temperature_K))
 
 
@@ -197,7 +224,7 @@ def hop_rates(results: list[dict], temperatures_K, *, attempt_THz: float | None 
     vibrations : bool
         Harmonic TST instead: :func:`frequencies` at the initial state (once)
         and at each saddle (6 force calls per free atom each); caches in
-        ``folder`` (``vib-initial/``, ``vib-saddle-HOP/``).
+        the barrier folder ``folder`` (:meth:`BarrierFolder.vibrations`).
     calculator, options
         The engine of the barriers.
 
@@ -209,9 +236,12 @@ def hop_rates(results: list[dict], temperatures_K, *, attempt_THz: float | None 
         ``"harmonic TST"``) and, with vibrations, ``saddle_imaginary_THz``;
         ``waiting``: :func:`waiting_time` per temperature.
     """
+    from mdkit.barrierfolder import BarrierFolder
+
     if (attempt_THz is None) == (not vibrations):
         raise RateError("give either an attempt frequency or vibrations=True for the rates.")
-    folder = Path(folder) if folder is not None else None
+    check_rate_options(temperatures_K, attempt_THz, vibrations)
+    study = BarrierFolder(folder) if folder is not None else None
     channels = []
     minimum = None
     for result in results:
@@ -222,10 +252,10 @@ def hop_rates(results: list[dict], temperatures_K, *, attempt_THz: float | None 
             charge = int(result.get("charge", 0))
             if minimum is None:
                 minimum = frequencies(images[0], calculator, options, charge=charge,
-                                      folder=folder / "vib-initial" if folder else None)
+                                      folder=study and study.vibrations("initial"))
             saddle = frequencies(images[result["saddle_image"]], calculator, options,
-                                 charge=charge, folder=folder / f"vib-saddle-{result['hop']}"
-                                 if folder else None)
+                                 charge=charge,
+                                 folder=study and study.vibrations(f"saddle-{result['hop']}"))
             channel.update(prefactor_THz=htst_prefactor_THz(minimum, saddle),
                            prefactor_from="harmonic TST",
                            saddle_imaginary_THz=[float(x) for x in saddle["imaginary_THz"]])
@@ -244,9 +274,9 @@ def load_predictor(path):
     """
     import json
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "rates.json"
+    from mdkit.barrierfolder import rates_file
+
+    path = rates_file(path)
     try:
         summary = json.loads(path.read_text())
         channels = [{k: c[k] for k in ("multiplicity", "prefactor_THz", "barrier_eV")}

@@ -17,7 +17,9 @@ Rules the code below keeps (and ``tests/test_faults.py`` checks):
 * "Is this the same spec?" compares the resolved spec by content, never
   the path it was given by.
 
-Only MPI rank 0 touches the disk.
+The thermo table (``thermo.csv``: its columns, appending, truncating and
+reading) belongs here too, with the rest of the layout; files are written
+through :mod:`mdkit.writer`.  Only MPI rank 0 touches the disk.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import csv
 import fcntl
 import json
 import os
+import resource
+import shutil
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -34,15 +38,32 @@ from pathlib import Path
 import numpy as np
 from ase.parallel import world
 
+from mdkit import writer
 from mdkit.errors import MdkitError
+# the writer's functions are used here, and callers of the run folder reach them here too
+from mdkit.writer import atomic_path, write_json, write_text  # noqa: F401
 
 #: Written first into every folder mdkit creates; says the folder is mdkit's.
 MARKER = ".mdkit-run"
 SEGMENTS = "segments"
 ANALYSIS = "analysis"
+THERMO = "thermo.csv"
+TRAJECTORY = "trajectory.nc"
+TOPOLOGY = "topology.xyz"
+SITES = "sites.json"
+REPORT = "report.html"
+SUMMARY = "summary.json"
+SWEEP_INDEX = "sweep.json"
+#: Columns of thermo.csv, one row per frame.
+THERMO_COLUMNS = ("frame", "step", "time_ps", "stage", "stage_name", "temperature_K",
+                  "potential_eV", "kinetic_eV", "total_eV")
 #: Files of the layout, named in error messages and in the README.
 LAYOUT = ("spec.toml", "spec.json", "topology.xyz", "sites.json", "trajectory.nc",
           "thermo.csv", "checkpoint.npz", "meta.json")
+
+
+#: Folders whose analysis/ this process has cleared of temporaries (once is enough).
+_CLEARED: set = set()
 
 
 class RunFolderError(MdkitError):
@@ -55,37 +76,6 @@ class RunStateError(MdkitError):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; rename it into place on success.
-
-    On an exception the temporary file (ours: the name is made here) is
-    removed and ``path`` keeps its previous content.  The temporary name keeps
-    the suffix, so writers that choose the format by extension still work.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (rank 0 only)."""
-    if world.rank == 0:
-        write_text(Path(path), json.dumps(data, indent=1, default=str))
 
 
 def read_json(path: Path) -> dict:
@@ -135,11 +125,19 @@ class RunFolder:
     # -- layout -------------------------------------------------------------------------
     @property
     def trajectory(self) -> Path:
-        return self.path / "trajectory.nc"
+        return self.path / TRAJECTORY
 
     @property
     def thermo(self) -> Path:
-        return self.path / "thermo.csv"
+        return self.path / THERMO
+
+    @property
+    def topology(self) -> Path:
+        return self.path / TOPOLOGY
+
+    @property
+    def sites_path(self) -> Path:
+        return self.path / SITES
 
     @property
     def checkpoint_path(self) -> Path:
@@ -162,13 +160,86 @@ class RunFolder:
         """Where the named analysis output lives (``analysis/NAME``)."""
         return self.path / ANALYSIS / name
 
+    @property
+    def report(self) -> Path:
+        """The run's HTML page."""
+        return self.output(REPORT)
+
+    @property
+    def summary(self) -> Path:
+        """The analysis summary (written by ``mdkit analyze``)."""
+        return self.output(SUMMARY)
+
     @contextmanager
     def writing(self, name: str):
-        """Yield a temporary path for output ``name``; it replaces the old one on success."""
+        """Yield a temporary path for output ``name``; it replaces the old one on success.
+
+        The first write of a process into the folder's ``analysis/`` clears
+        the temporary files a killed writer left there.
+        """
         target = self.output(name)
-        target.parent.mkdir(exist_ok=True)
+        if world.rank == 0:
+            writer.make_folder(target.parent)
+            key = target.parent.resolve()
+            if key not in _CLEARED:
+                _CLEARED.add(key)
+                writer.clear_temporaries(target.parent)
         with atomic_path(target) as tmp:
             yield tmp
+
+    # -- the thermo table ---------------------------------------------------------------
+    def append_thermo(self, rows: list[dict]) -> None:
+        """Append rows (dicts with :data:`THERMO_COLUMNS`) to thermo.csv (rank 0 only).
+
+        Appending, not rewriting, is what keeps a checkpoint cheap; a row cut
+        short by a kill is dropped by :meth:`discard_after` on resume.
+        """
+        if world.rank != 0:
+            return
+        new = not self.thermo.exists()
+        try:
+            with self.thermo.open("a", newline="") as handle:
+                table = csv.DictWriter(handle, THERMO_COLUMNS)
+                if new:
+                    table.writeheader()
+                table.writerows(rows)
+        except OSError as err:
+            raise RunFolderError(f"cannot append to {self.thermo} ({err.strerror or err}); "
+                                 "the frames up to the last checkpoint are kept, and `mdkit "
+                                 "run` continues from there once the disk takes writes.") \
+                from None
+
+    def read_thermo(self) -> dict[str, np.ndarray]:
+        """The thermo table as columns (numbers as arrays, ``stage_name`` as str array)."""
+        path = self.thermo
+        if not path.exists():
+            raise RunFolderError(f"{self.path} has no {THERMO}: the run has not written a "
+                                 "frame.")
+        try:
+            with path.open(newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            return {c: np.array([r[c] for r in rows], dtype=str if c == "stage_name" else
+                                int if c in ("frame", "step", "stage") else float)
+                    for c in THERMO_COLUMNS}
+        except (OSError, KeyError, TypeError, ValueError, csv.Error) as err:
+            raise RunFolderError(f"{path} is damaged ({type(err).__name__}: {err}); its "
+                                 f"columns must be {', '.join(THERMO_COLUMNS)}.") from None
+
+    def _truncate_thermo(self, n_rows: int) -> None:
+        """Keep the first ``n_rows`` rows of thermo.csv (rewritten whole)."""
+        if not self.thermo.exists():
+            return
+        with self.thermo.open(newline="") as handle:
+            # rows are appended in frame order, so the committed ones come first; a row
+            # cut short by a kill may still parse, so select by position, not content
+            rows = list(csv.DictReader(handle))[:n_rows]
+        if len(rows) < n_rows:
+            raise RunStateError(self._cannot_continue(
+                f"{THERMO} holds {len(rows)} of the {n_rows} rows the checkpoint counts"))
+        with atomic_path(self.thermo) as tmp, tmp.open("w", newline="") as handle:
+            table = csv.DictWriter(handle, THERMO_COLUMNS)
+            table.writeheader()
+            table.writerows(rows)
 
     # -- state --------------------------------------------------------------------------
     def is_mdkits(self) -> bool:
@@ -204,7 +275,7 @@ class RunFolder:
         """Raise RunFolderError unless this is a run folder with frames to read."""
         if not self.path.is_dir():
             raise RunFolderError(f"run folder {self.path} does not exist.")
-        if not (self.path / "topology.xyz").is_file():
+        if not self.topology.is_file():
             raise RunFolderError(f"{self.path} is not a run folder (no topology.xyz); "
                                  "give the folder `mdkit run` created beside the spec.")
 
@@ -216,35 +287,71 @@ class RunFolder:
         A second process on the same folder waits; the operating system
         releases the lock when its holder dies, even by SIGKILL.  The lock
         file is opened for appending, so an existing file of that name is
-        never truncated.
+        never truncated.  The holder removes it (still empty) when it made
+        the file or its work went through, so a refused run leaves nothing
+        behind and changes nothing that was there (a file a killed run left
+        goes with the next run that works).
         """
         if world.rank != 0:
             yield
             return
         where = self.path.resolve()
-        if not where.parent.is_dir():
-            where.parent.mkdir(parents=True)
-        with open(where.with_name(f".{where.name}.lock"), "a") as handle:
+        writer.make_folder(where.parent)
+        lock_file = where.with_name(f".{where.name}.lock")
+        waited = False
+        while True:
+            made = not lock_file.exists()
+            try:
+                handle = open(lock_file, "a")
+            except OSError as err:
+                raise RunFolderError(f"cannot lock {self.path}: {lock_file} cannot be made "
+                                     f"({err.strerror or err}).") from None
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                print(f"{waiting_message}: {self.path} is in use by another process; "
-                      "waiting for it", file=sys.stderr, flush=True)
+                if not waited:
+                    print(f"{waiting_message}: {self.path} is in use by another process; "
+                          "waiting for it", file=sys.stderr, flush=True)
+                    waited = True
                 fcntl.flock(handle, fcntl.LOCK_EX)
+            # the previous holder may have removed the file while this process waited:
+            # a lock on a removed file guards nothing, so lock the file of that name again
+            try:
+                same = os.stat(lock_file).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            handle.close()
+        worked = False
+        try:
             yield
+            worked = True
+        finally:
+            try:
+                # empty: ours (mdkit never writes into it); a file with content is not
+                if (made or worked) and os.fstat(handle.fileno()).st_size == 0:
+                    lock_file.unlink()
+            except OSError:
+                pass  # a read-only parent keeps the empty file; the lock still works
+            handle.close()
 
     def move_aside(self) -> Path:
         """Rename the folder to ``NAME.YYYYmmdd-HHMMSS`` (never deletes); returns the new path."""
-        stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
-        kept = self.path.with_name(f"{self.path.name}.{stamp}")
-        number = 1
-        while kept.exists():
-            number += 1
-            kept = self.path.with_name(f"{self.path.name}.{stamp}-{number}")
-        if world.rank == 0:
-            self.path.rename(kept)
-        world.barrier()
-        return kept
+        return writer.move_aside(self.path)
+
+    def clear_temporaries(self) -> None:
+        """Remove the temporary files a kill left in the folder (the lock must be held)."""
+        for folder in (self.path, self.path / SEGMENTS, self.path / ANALYSIS):
+            writer.clear_temporaries(folder)
+
+    def require_writable(self) -> None:
+        """Raise RunFolderError when the folder cannot be written (read-only, immutable)."""
+        for folder in (self.path, self.path / SEGMENTS, self.path / ANALYSIS):
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                raise RunFolderError(f"{folder} is read-only, so the run cannot go on there; "
+                                     "make it writable (chmod u+w, chattr -i) or run the spec "
+                                     "with another [output] folder.")
 
     def prepare(self, spec, force: bool = False) -> tuple[str, dict | None, dict | None]:
         """Decide how a run of ``spec`` goes on in this folder, without touching a frame.
@@ -261,7 +368,16 @@ class RunFolder:
             The folder is not mdkit's, holds another spec, failed earlier, or
             holds frames it cannot continue exactly; the message says what is
             there and how to go on.
+        RunFolderError
+            The folder cannot be written (read-only).
         """
+        action, meta, checkpoint = self._decide(spec, force)
+        if action != "finished" and self.path.is_dir():
+            self.require_writable()
+            self.clear_temporaries()  # only once the run goes ahead: a refusal changes nothing
+        return action, meta, checkpoint
+
+    def _decide(self, spec, force: bool) -> tuple[str, dict | None, dict | None]:
         path = self.path
         if path.exists() and not path.is_dir():
             raise RunStateError(f"{path} is a file, not a run folder; name another folder "
@@ -274,6 +390,12 @@ class RunFolder:
                 "meta.json); mdkit does not write into folders it did not make: move it "
                 "away or name another folder with [output] folder = \"...\" in the spec.")
         if force:
+            spec_file = Path(spec.path).resolve()
+            if spec_file.is_relative_to(path.resolve()):
+                raise RunStateError(f"{spec.path} lives inside its own run folder {path}, so "
+                                    "--force cannot move the folder aside without taking the "
+                                    "spec with it; copy the spec elsewhere, or give it "
+                                    "another [output] folder, and run that.")
             kept = self.move_aside()
             print(f"mdkit run: kept the previous run as {kept}", file=sys.stderr)
             return "fresh", None, None
@@ -367,7 +489,7 @@ class RunFolder:
         (they are written again identically).
         """
         if world.rank == 0:
-            self.path.mkdir(parents=True, exist_ok=True)
+            writer.make_folder(self.path)
             marker = self.path / MARKER
             if not marker.exists():
                 # written in place, not through a temporary name: the marker's
@@ -375,15 +497,13 @@ class RunFolder:
                 # its rename would leave a folder that is neither empty nor marked
                 marker.write_text(json.dumps({"made_by": "mdkit run", "created": now()}))
             write_text(self.path / "spec.toml", Path(spec.path).read_text())
-            with atomic_path(self.path / "sites.json") as tmp:
+            with atomic_path(self.sites_path) as tmp:
                 sites.save(tmp)
             self.discard_after(0)
         world.barrier()
-        # ase.io writes on rank 0 itself, but every rank must call it; only rank 0 renames
-        tmp = self.path / ".topology.tmp.xyz"
-        write_structure(tmp, atoms, sites)
-        if world.rank == 0:
-            os.replace(tmp, self.path / "topology.xyz")
+        # ase.io writes on rank 0 itself, but every rank must call it (it broadcasts)
+        with atomic_path(self.topology) as tmp:
+            write_structure(tmp, atoms, sites)
         world.barrier()
         write_json(self.path / "spec.json", spec.to_dict())
 
@@ -396,33 +516,19 @@ class RunFolder:
             return
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
         scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-        with atomic_path(self.checkpoint_path) as tmp:
-            np.savez(tmp, _json=np.array(json.dumps(scalars)), **arrays)
+        writer.write_npz(self.checkpoint_path, {"_json": np.array(json.dumps(scalars)),
+                                                **arrays})
 
     def discard_after(self, n_frames: int) -> None:
         """Drop frames from ``n_frames`` on: written after the last checkpoint, they are
         written again on resume.  Only segments and thermo rows mdkit wrote are touched."""
         if world.rank != 0:
             return
-        from mdkit.store import THERMO_COLUMNS
-
-        for path in (self.path / SEGMENTS).glob("*.nc*"):
+        for path in (self.path / SEGMENTS).glob("*.nc"):
             stem = path.name.split(".")[0]
-            if path.name.endswith(".tmp") or (stem.isdigit() and int(stem) >= n_frames):
+            if stem.isdigit() and int(stem) >= n_frames:
                 path.unlink()
-        if self.thermo.exists():
-            with self.thermo.open(newline="") as handle:
-                # rows are appended in frame order, so the committed ones come first; a row
-                # cut short by a kill may still parse, so select by position, not content
-                rows = list(csv.DictReader(handle))[:n_frames]
-            if len(rows) < n_frames:
-                raise RunStateError(self._cannot_continue(
-                    f"thermo.csv holds {len(rows)} of the {n_frames} rows the checkpoint "
-                    "counts"))
-            with atomic_path(self.thermo) as tmp, tmp.open("w", newline="") as handle:
-                writer = csv.DictWriter(handle, THERMO_COLUMNS)
-                writer.writeheader()
-                writer.writerows(rows)
+        self._truncate_thermo(n_frames)
 
     def join(self, n_frames: int, times_ps: np.ndarray) -> Path:
         """Join the segments into trajectory.nc, verify it, then remove the segments.
@@ -439,8 +545,12 @@ class RunFolder:
             parts = [p for p in self.segments() if int(p.name.split(".")[0]) < n_frames]
             if not parts:
                 raise RunFolderError(self._cannot_continue("it has no segments to join"))
+            self._check_room(parts)
             with atomic_path(self.trajectory) as tmp:
-                _concatenate(parts, tmp)
+                try:
+                    _concatenate(parts, tmp)
+                except (OSError, RuntimeError) as err:  # netCDF says a refused write so
+                    raise RunFolderError(self._cannot_join(str(err))) from None
                 if not self._verified(tmp, n_frames, times_ps):
                     raise RunFolderError(self._cannot_continue(
                         "its segments do not join into the frames the checkpoint counts"))
@@ -450,6 +560,26 @@ class RunFolder:
         if segments.is_dir() and not any(segments.iterdir()):
             segments.rmdir()
         return self.trajectory
+
+    def _check_room(self, parts: list[Path]) -> None:
+        """Refuse the join before it starts when the disk or the file-size limit cannot
+        take the joined file: the netCDF library, cut off mid-write, can crash the
+        process instead of raising."""
+        needed = sum(p.stat().st_size for p in parts)
+        limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if limit != resource.RLIM_INFINITY and needed > limit:
+            raise RunFolderError(self._cannot_join(
+                f"it needs about {needed} bytes but files are limited to {limit} bytes "
+                "(ulimit -f)"))
+        free = shutil.disk_usage(self.path).free
+        if needed > free:
+            raise RunFolderError(self._cannot_join(
+                f"it needs about {needed} bytes and the disk has {free} free"))
+
+    def _cannot_join(self, why: str) -> str:
+        return (f"{self.path}: the segments cannot be joined into {TRAJECTORY} ({why}); every "
+                f"frame is kept in {SEGMENTS}/, and `mdkit run` with the same spec joins them "
+                "once the disk has room.")
 
     @staticmethod
     def _verified(path: Path, n_frames: int, times_ps) -> bool:
@@ -504,7 +634,7 @@ def load_checkpoint(folder) -> dict | None:
     RunFolderError
         The file is there but truncated or not a checkpoint.
     """
-    path = Path(folder) / "checkpoint.npz"
+    path = RunFolder(folder).checkpoint_path
     if not path.exists():
         return None
     try:
@@ -519,17 +649,37 @@ def load_checkpoint(folder) -> dict | None:
     return state
 
 
+def is_own_output(path) -> bool:
+    """Whether ``path`` is an analysis output of a run or sweep folder mdkit made
+    (``FOLDER/analysis/NAME``): those are mdkit's to write again."""
+    path = Path(path)
+    if path.parent.name != ANALYSIS:
+        return False
+    folder = path.parent.parent
+    return RunFolder(folder).is_mdkits() or SweepFolder(folder).index.is_file()
+
+
 # -- sweeps -------------------------------------------------------------------------------
 class SweepFolder:
     """A sweep folder: ``sweep.json`` (the index), ``members/NAME.toml`` and ``members/NAME/``."""
 
     def __init__(self, path):
         self.path = Path(path)
-        self.index = self.path / "sweep.json"
+        self.index = self.path / SWEEP_INDEX
+
+    @property
+    def analysis(self) -> Path:
+        """The folder of the sweep's own analysis outputs."""
+        return self.path / ANALYSIS
+
+    @property
+    def report(self) -> Path:
+        """The sweep's HTML page."""
+        return self.analysis / REPORT
 
     def record(self) -> dict:
         if not self.index.exists():
-            raise RunFolderError(f"{self.path} is not a sweep folder (no sweep.json).")
+            raise RunFolderError(f"{self.path} is not a sweep folder (no {SWEEP_INDEX}).")
         record = read_json(self.index)
         if not isinstance(record.get("members"), list) or "vary" not in record:
             raise RunFolderError(f"{self.index} is not an mdkit sweep index (no members).")
@@ -549,7 +699,7 @@ class SweepFolder:
                                      "--out or move it away.")
         elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise RunFolderError(f"{self.path} exists and is not a sweep folder (no "
-                                 "sweep.json); mdkit does not write into it: give another "
+                                 f"{SWEEP_INDEX}); mdkit does not write into it: give another "
                                  "--out or move it away.")
         (self.path / "members").mkdir(parents=True, exist_ok=True)
         for name, text in member_texts.items():

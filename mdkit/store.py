@@ -26,8 +26,6 @@ writes frames and reads them back.  Only MPI rank 0 writes.
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import MDAnalysis as mda
@@ -36,13 +34,12 @@ from ase.parallel import world
 from ase.units import fs
 from MDAnalysis.core.topologyattrs import AtomAttr, AtomStringAttr
 
-from mdkit.runfolder import (RunFolder, RunFolderError, load_checkpoint,  # noqa: F401
-                             SEGMENTS, member_status, read_json, sweep_members,
-                             write_json)
+# the run folder's names are reached through this module too (store is the older door)
+from mdkit.runfolder import (THERMO_COLUMNS, RunFolder, RunFolderError,  # noqa: F401
+                             load_checkpoint, SEGMENTS, member_status, read_json,
+                             sweep_members, write_json)
 from mdkit.sites import SiteMap
-
-THERMO_COLUMNS = ("frame", "step", "time_ps", "stage", "stage_name", "temperature_K",
-                  "potential_eV", "kinetic_eV", "total_eV")
+from mdkit.writer import atomic_path
 #: Per-frame NetCDF variables beside AMBER's own: name -> (unit, thermo column).
 FRAME_DATA = {"stage": ("index into spec.json stages", "stage"),
               "temperature": ("kelvin", "temperature_K"),
@@ -82,6 +79,7 @@ class TrajectoryWriter:
 
     def __init__(self, folder: Path, n_atoms: int, stage_names, n_frames: int = 0):
         self.folder = Path(folder)
+        self.run_folder = RunFolder(folder)
         self.n_atoms = n_atoms
         self.stage_names = list(stage_names)
         self.n_frames = n_frames
@@ -116,17 +114,9 @@ class TrajectoryWriter:
             return
         if world.rank == 0:
             first = self._rows[0]["frame"]
-            final = self.folder / SEGMENTS / f"{first:09d}.nc"
-            tmp = final.with_suffix(".nc.tmp")
-            self._write_segment(tmp)
-            os.replace(tmp, final)
-            thermo = self.folder / "thermo.csv"
-            new = not thermo.exists()
-            with thermo.open("a", newline="") as handle:
-                writer = csv.DictWriter(handle, THERMO_COLUMNS)
-                if new:
-                    writer.writeheader()
-                writer.writerows(self._rows)
+            with atomic_path(self.folder / SEGMENTS / f"{first:09d}.nc") as tmp:
+                self._write_segment(tmp)
+            self.run_folder.append_thermo(self._rows)
         self.n_frames += len(self._rows)
         self._rows, self._positions, self._velocities, self._charges = [], [], [], []
 
@@ -158,7 +148,7 @@ def read_charges(folder: Path, frames) -> np.ndarray | None:
     import netCDF4
 
     folder = Path(folder)
-    final = folder / "trajectory.nc"
+    final = RunFolder(folder).trajectory
     parts = [final] if final.exists() else segments(folder)
     frames = np.asarray(frames, dtype=int)
     out, start = {}, 0
@@ -182,24 +172,14 @@ def segments(folder: Path) -> list[Path]:
 
 
 def read_thermo(folder: Path) -> dict[str, np.ndarray]:
-    """The thermo table as columns (numbers as arrays, ``stage_name`` as str array)."""
-    path = Path(folder) / "thermo.csv"
-    if not path.exists():
-        raise RunFolderError(f"{folder} has no thermo.csv: the run has not written a frame.")
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        return {c: np.array([r[c] for r in rows], dtype=str if c == "stage_name" else
-                            int if c in ("frame", "step", "stage") else float)
-                for c in THERMO_COLUMNS}
-    except (OSError, KeyError, TypeError, ValueError, csv.Error) as err:
-        raise RunFolderError(f"{path} is damaged ({type(err).__name__}: {err}); its columns "
-                             f"must be {', '.join(THERMO_COLUMNS)}.") from None
+    """The thermo table as columns (see :meth:`RunFolder.read_thermo`)."""
+    return RunFolder(folder).read_thermo()
 
 
 def read_sites(folder: Path) -> SiteMap:
-    RunFolder(folder).require_run()
-    return SiteMap.load(Path(folder) / "sites.json")
+    run = RunFolder(folder)
+    run.require_run()
+    return SiteMap.load(run.sites_path)
 
 
 def open_run(folder) -> mda.Universe:
@@ -210,16 +190,21 @@ def open_run(folder) -> mda.Universe:
     and ``sites`` (site index, -1 for none).  Time is in ps.
     """
     from ase.data import atomic_masses, atomic_numbers
+    from scipy.io import netcdf_file
 
     folder = Path(folder)
-    RunFolder(folder).require_run()
-    topology = folder / "topology.xyz"
-    trajectory = folder / "trajectory.nc"
+    run = RunFolder(folder)
+    run.require_run()
+    topology, trajectory = run.topology, run.trajectory
     parts = [trajectory] if trajectory.exists() else segments(folder)
     if not parts:
         raise RunFolderError(f"{folder} has no trajectory yet: the run has not reached "
                              "its first checkpoint.")
     try:
+        for part in parts:
+            # opened first as MDAnalysis's NCDFReader opens it: a file that fails
+            # there leaves a half-made reader whose __del__ prints a traceback
+            netcdf_file(str(part), mmap=True).close()
         universe = mda.Universe(str(topology), [str(p) for p in parts] if len(parts) > 1
                                 else str(parts[0]), topology_format="XYZ", format="NCDF")
     except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as err:

@@ -141,6 +141,19 @@ def _disk_error(path: Path, err: OSError) -> OutputError:
                        "previous version, if any, is unchanged.")
 
 
+def make_folder(path) -> Path:
+    """``mkdir -p`` on rank 0, a refusing disk said in one sentence; returns ``path``."""
+    path = Path(path)
+    if world.rank == 0:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            if err.errno not in _DISK_ERRORS and not isinstance(err, FileExistsError):
+                raise
+            raise OutputError(f"cannot make folder {path} ({err.strerror or err}).") from None
+    return path
+
+
 def write_text(path, text: str, *, record: bool = False) -> Path:
     """Write ``text`` to ``path`` whole or not at all; returns ``path``."""
     with atomic_path(path, record=record) as tmp:
@@ -186,27 +199,39 @@ def write_npz(path, arrays: dict, *, record: bool = False) -> Path:
     return Path(path)
 
 
-def save_figure(fig, path, *, record: bool = False, **savefig) -> Path:
+def save_figure(fig, path, *, claim_target: bool = False, force: bool = False, mine=None,
+                **savefig) -> Path:
     """``fig.savefig`` into ``path`` whole or not at all; the format is ``path``'s suffix.
 
+    With ``claim_target`` the path is an output outside a folder its owner
+    holds, claimed as in :func:`output_path` (``force``, ``mine``).
     ``savefig`` keywords (``dpi``, ``bbox_inches``) go to matplotlib.
     """
     path = Path(path)
     savefig.setdefault("format", path.suffix.lstrip(".").lower() or None)
-    with atomic_path(path, record=record) as tmp:
+    target = output_path(path, force=force, mine=mine) if claim_target else atomic_path(path)
+    with target as tmp:
         fig.savefig(tmp, **savefig)
     return path
 
 
 @contextmanager
 def output_path(path, *, force: bool = False, mine=None):
-    """:func:`claim` a user-named output file, then yield a temporary path for it.
+    """:func:`claim` an output file, then yield a temporary path for it.
 
-    The file is recorded as mdkit's when it is renamed into place.
-    ``mine`` is as in :func:`claim`.
+    ``mine(path) -> bool`` says a target is an owner's own (an analysis
+    output of a run folder, a page with mdkit's generator tag): written
+    again without a claim or a record.  Any other target is claimed (a
+    user's file refused, or with ``force`` moved aside) and recorded as
+    mdkit's once renamed into place.  Call it on every MPI rank.
     """
-    path = claim(path, force=force, mine=mine)
-    with atomic_path(path, record=True) as tmp:
+    path = Path(path)
+    owned = mine is not None and mine(path)
+    if owned:
+        make_folder(path.parent)
+    else:
+        claim(path, force=force)
+    with atomic_path(path, record=not owned) as tmp:
         yield tmp
 
 
@@ -326,11 +351,10 @@ def claim(path, *, force: bool = False, mine=None, marker: str | None = None) ->
             print(f"mdkit: moved the existing {path} aside to {kept}", file=sys.stderr)
     folder = path if marker is not None else path.parent
     failed = None
-    if world.rank == 0:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            failed = f"cannot make folder {folder} ({err.strerror or err})."
+    try:
+        make_folder(folder)
+    except OutputError as err:
+        failed = str(err)
     failed = broadcast(failed)
     if failed:
         raise OutputError(failed)

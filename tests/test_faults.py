@@ -18,7 +18,7 @@ import netCDF4
 import numpy as np
 import pytest
 
-from mdkit import store
+from mdkit import store, writer
 
 SPEC = """
 [system]
@@ -113,7 +113,7 @@ def test_sigkill_at_random_moments_and_inside_the_join(tmp_path, reference):
         kind = "join" if trial % 2 else "run"
         spec = spec_in(tmp_path / f"trial{trial}")
         folder = spec.parent / "tiny"
-        tmp = folder / ".trajectory.tmp.nc"
+        tmp = writer.temporary_path(folder / "trajectory.nc")
         if kind == "run":
             ready = (folder / "checkpoint.npz").exists
             delay = chance.uniform(0.0, 0.8)

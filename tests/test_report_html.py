@@ -107,7 +107,9 @@ def test_run_report_in_a_browser(red_mask, analysed):
 def test_several_runs_side_by_side_and_foreign_file_kept(analysed, tmp_path):
     out = tmp_path / "compare.html"
     out.write_text("not mine")
-    with pytest.raises(html_report.ReportError, match="was not written by mdkit"):
+    from mdkit.writer import OutputError
+
+    with pytest.raises(OutputError, match="was not written by mdkit"):
         html_report.report(analysed, out)
     assert out.read_text() == "not mine"
     out.unlink()

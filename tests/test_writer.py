@@ -80,9 +80,12 @@ def test_npz_and_figure_round_trip(tmp_path):
     fig.add_subplot().plot([0, 1])
     png = writer.save_figure(fig, tmp_path / "f.png", dpi=50)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    pdf = writer.save_figure(fig, tmp_path / "f.pdf")
+    pdf = writer.save_figure(fig, tmp_path / "f.pdf", claim_target=True)
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "f.pdf", "f.png"]
+    # the claimed figure is recorded as mdkit's; nothing else is left beside them
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.npz", "f.pdf", "f.png",
+                                                                 writer.RECORD])
+    assert writer.written_by_mdkit(pdf) and not writer.written_by_mdkit(png)
 
 
 def test_claim_refuses_a_users_file_and_force_moves_it_aside(tmp_path):

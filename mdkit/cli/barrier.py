@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from mdkit.cli.common import DB, ENGINE, OPTION, QUIET, options, positive_float
-from mdkit.errors import MdkitError
 
 
 class CLICommand:
@@ -44,45 +40,31 @@ class CLICommand:
                             help="temperature / K for the rates (repeatable, default 290)")
         parser.add_argument("-o", "--out",
                             help="output folder (default barrier_SYSTEM_HOP_CALC)")
+        parser.add_argument("--force", action="store_true",
+                            help="move an output folder mdkit did not write aside first "
+                                 "(never deleted)")
 
     @staticmethod
     def run(args):
-        from mdkit import barriers, rates
-        from mdkit.calculators import engine_for
-        from mdkit.systems import build
+        from mdkit.barrierstudy import barrier_study
 
-        engine_for(args.calculator)  # an unknown or missing engine is said before any work
-        engine = options(args.option)
-        if args.attempt_THz is not None and args.vibrations:
-            raise MdkitError("give --attempt-THz or --vibrations, not both.")
-        atoms, sites = build(args.system, vacancy=args.vacancy)
-        hops = barriers.find_hops(atoms, sites, args.hop)
-        stem = Path(args.system).stem if Path(args.system).suffix else args.system
-        out = Path(args.out or f"barrier_{stem}_{args.hop}_{args.calculator}")
-        print(f"mdkit barrier: {atoms.info.get('name', stem)}, {args.hop}: {len(hops)} "
-              f"distinct hop(s) with {args.calculator}", file=sys.stderr)
-        results = []
-        for hop in hops:
-            result = barriers.barrier(atoms, sites, hop, args.calculator, engine,
-                                      n_images=args.images, fmax=args.fmax, steps=args.steps,
-                                      db=args.db, folder=out / hop.name,
-                                      progress=not args.quiet)
-            results.append(result)
+        study = barrier_study(args.system, args.hop, args.calculator, options(args.option),
+                              vacancy=args.vacancy, n_images=args.images, fmax=args.fmax,
+                              steps=args.steps, vibrations=args.vibrations,
+                              attempt_THz=args.attempt_THz, temperatures_K=args.temperature,
+                              db=args.db, out=args.out, force=args.force,
+                              progress=not args.quiet)
+        folder = study["folder"]
+        for hop, result in zip(study["hops"], study["results"]):
             print(f"{hop.describe()}: barrier {result['barrier_forward_eV']:.3f} eV forward, "
                   f"{result['barrier_back_eV']:.3f} eV back, reaction "
                   f"{result['reaction_eV']:+.3f} eV"
                   + ("" if result["converged"] else f" (NOT converged: NEB fmax "
                                                     f"{result['fmax_eV_A']:.3f} eV/Å)")
                   + (" (from the database)" if result["from_database"] else ""))
-            print(f"  path {out / hop.name / 'path.xyz'}, profile "
-                  f"{out / hop.name / 'profile.png'}")
-        if args.vibrations or args.attempt_THz is not None:
-            summary = rates.hop_rates(results, args.temperature or [290.0],
-                                      attempt_THz=args.attempt_THz,
-                                      vibrations=args.vibrations, calculator=args.calculator,
-                                      options=engine, folder=out)
-            summary.update(system=atoms.info.get("name", stem), hop=args.hop,
-                           calculator=args.calculator)
+            print(f"  files {', '.join(str(p) for p in result['files'])}")
+        summary = study["rates"]
+        if summary is not None:
             for channel in summary["hops"]:
                 print(f"  hop {channel['hop']}: x{channel['multiplicity']}, prefactor "
                       f"{channel['prefactor_THz']:.3g} THz ({channel['prefactor_from']})")
@@ -90,6 +72,5 @@ class CLICommand:
                 print(f"  {row['temperature_K']:g} K: rate {row['rate_per_ps']:.3g} /ps, mean "
                       f"waiting time {row['mean_ps']:.3g} ps (median {row['median_ps']:.3g} "
                       "ps)")
-            barriers._write_json(out / "rates.json", summary)
-            print(f"  rates in {out / 'rates.json'} (mdkit analyze SWEEP --barrier {out})")
+            print(f"  rates in {folder.rates} (mdkit analyze SWEEP --barrier {folder.path})")
         print(f"  stored in {args.db}")
