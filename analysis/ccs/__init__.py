@@ -91,18 +91,27 @@ Package layout: ``parameters`` (table, validation, ion model), ``sampling``
 (random numbers, impact geometry), ``kernels`` (compiled rays and
 trajectories), ``estimator`` (batches, means, errors), ``api`` (the calls
 below), ``runs`` (CCS along a run folder), ``ions`` (structure files with
-charges).
+charges), ``systematic`` (the band from the named parameter sets).
+
+Every TM result carries, besides its statistical error, a systematic band:
+the largest relative change of the CCS across the named parameter sets of
+:data:`SYSTEMATIC_SETS` (same random samples), so that an element with no
+published N2 parameters (Ag, Hg) shows how much its guessed parameters may
+move the result.
 """
 
 from .api import METHODS, ccs, ccs_of_frames, compare
 from .estimator import (BATCH_SIZE, DEFAULT_TARGET, DRIFT_LIMIT, MAX_SAMPLES, MAX_STEPS,
                         MIN_BATCHES, TOLERANCE)
 from .ions import read_ion
-from .parameters import (COULOMB_EV_A, KB_EV, ORIENTATION_MODELS, CCSError, IonModel,
-                         element_parameters, ion_model, load_parameters)
+from .parameters import (COULOMB_EV_A, DEFAULT_SET, KB_EV, ORIENTATION_MODELS, CCSError,
+                         IonModel, element_parameters, ion_model, load_parameters,
+                         parameter_sets)
 from .runs import ccs_of_run
+from .systematic import SYSTEMATIC_SETS, systematic_band
 
-__all__ = ["BATCH_SIZE", "COULOMB_EV_A", "DEFAULT_TARGET", "DRIFT_LIMIT", "KB_EV",
-           "MAX_SAMPLES", "MAX_STEPS", "METHODS", "MIN_BATCHES", "ORIENTATION_MODELS",
-           "TOLERANCE", "CCSError", "IonModel", "ccs", "ccs_of_frames", "ccs_of_run", "compare",
-           "element_parameters", "ion_model", "load_parameters", "read_ion"]
+__all__ = ["BATCH_SIZE", "COULOMB_EV_A", "DEFAULT_SET", "DEFAULT_TARGET", "DRIFT_LIMIT",
+           "KB_EV", "MAX_SAMPLES", "MAX_STEPS", "METHODS", "MIN_BATCHES", "ORIENTATION_MODELS",
+           "SYSTEMATIC_SETS", "TOLERANCE", "CCSError", "IonModel", "ccs", "ccs_of_frames",
+           "ccs_of_run", "compare", "element_parameters", "ion_model", "load_parameters",
+           "parameter_sets", "read_ion", "systematic_band"]
