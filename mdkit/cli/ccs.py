@@ -7,8 +7,7 @@ from mdkit.cli.common import QUIET, duration_ps
 
 def _label(result: dict) -> str:
     model = f", {result['orientation_model']}" if result["orientation_model"] else ""
-    return (f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K, "
-            f"{result['param_set']} parameters")
+    return f"{result['method']}, {result['gas']}{model}, {result['temperature_K']:g} K"
 
 
 def _systematic(result: dict, ccs_A2: float | None = None) -> str:
@@ -82,7 +81,8 @@ class CLICommand:
                 first = run["results"][0]
                 print(f"mdkit ccs: {path.name}: {len(values)} snapshots, CCS({_label(first)}) "
                       f"{values.mean():.2f} ± {values.std():.2f} (spread) "
-                      f"{_systematic(first, values.mean())} Å² over the run -> {run['table']}")
+                      f"{_systematic(first, values.mean())} Å² over the run "
+                      f"({first['param_set']} parameters) -> {run['table']}")
                 tables[path.name] = run["results"]
                 continue
             if path.is_file():
@@ -96,8 +96,8 @@ class CLICommand:
                     else "spread evenly"
                 print(f"{target if len(ions) == 1 else label}: CCS({_label(result)}) = "
                       f"{result['ccs_A2']:.2f} ± {result['error_A2']:.2f} (stat) "
-                      f"{_systematic(result)} Å² (net charge {result['net_charge']:+.2f} e, "
-                      f"{source})")
+                      f"{_systematic(result)} Å² ({result['param_set']} parameters, net "
+                      f"charge {result['net_charge']:+.2f} e, {source})")
                 tables[label] = [result]
         if len(tables) > 1:
             rows = ccsmod.compare(tables)
