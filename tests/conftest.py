@@ -285,3 +285,35 @@ def pdf_strokes():
     """``pdf_strokes(path)``: check ``path`` is a whole PDF and return a function telling
     whether its drawing (deflated content streams) strokes lines in a matplotlib colour."""
     return _pdf_stroke_colours
+
+
+def _counted(method, name, calls):
+    def counted(*args, **kwargs):
+        calls.append(name)
+        return method(*args, **kwargs)
+    return counted
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """Count the engine's energy/force evaluations made through the calculator registry:
+    a list that gets the engine's name at each ``calculate`` call (asap3's EMT, which has
+    none, at each energy or force request)."""
+    from mdkit import calculators
+
+    calls = []
+    real = calculators.make_calculator
+
+    def counting(name, atoms, charge=0, **options):
+        calc = real(name, atoms, charge, **options)
+        methods = ["calculate"] if hasattr(calc, "calculate") else \
+            ["get_potential_energy", "get_forces"]
+        for method in methods:
+            setattr(calc, method, _counted(getattr(calc, method), name, calls))
+        return calc
+
+    # modules that imported the function by name hold their own reference to it
+    for module in [m for name, m in sys.modules.items() if name.split(".")[0] == "mdkit"]:
+        if getattr(module, "make_calculator", None) is real:
+            monkeypatch.setattr(module, "make_calculator", counting)
+    return calls

@@ -137,7 +137,7 @@ def test_hop_names_are_checked():
         barriers.find_hops(atoms, sites, "center-to-staple")
 
 
-def test_stored_barrier_is_reused_and_an_interrupted_band_resumes(tmp_path):
+def test_stored_barrier_is_reused_and_an_interrupted_band_resumes(engine_calls, tmp_path):
     atoms, sites, name = au_on_al100()
     (hop,) = barriers.find_hops(atoms, sites, name)
     db = tmp_path / "results.db"
@@ -149,13 +149,16 @@ def test_stored_barrier_is_reused_and_an_interrupted_band_resumes(tmp_path):
     assert state["n_steps"] == 10 and len(ase.io.read(folder / "band.xyz", ":")) == 7
     result = barriers.barrier(atoms, sites, hop, "emt", db=db, folder=folder, progress=False)
     assert result["converged"] and result["n_steps"] > 10 and not result["from_database"]
+    assert engine_calls  # the resumed band called the engine
     assert result["barrier_forward_eV"] == pytest.approx(ASE_TUTORIAL_BARRIER_EV, abs=0.04)
     rows = list(database.connect(db).select(kind="barrier"))
     assert len(rows) == 1 and rows[0].hop == name
     assert rows[0].barrier_forward_eV == pytest.approx(result["barrier_forward_eV"])
+    engine_calls.clear()
     again = barriers.barrier(atoms, sites, hop, "emt", db=db, folder=tmp_path / "again",
                              progress=False)
     assert again["from_database"] and again["energies_eV"] == result["energies_eV"]
+    assert engine_calls == []  # reused: not one energy or force evaluated
     path = ase.io.read(tmp_path / "again" / "path.xyz", ":")
     assert len(path) == 7 and path[0].arrays["site_class"][-1] == "hollow"
     vacant = path[0].info["vacant_sites"]
@@ -187,7 +190,7 @@ def _interrupted(atoms, sites, hop, db, folder):
         FIRE.run = original
 
 
-def test_cli_barrier_writes_path_profile_and_rates(tmp_path):
+def test_cli_barrier_writes_path_profile_and_rates(plot_image, colour_pixels, tmp_path):
     command = [sys.executable, "-m", "mdkit", "barrier", "ag13", "core-to-shell", "--vacancy",
                "center", "--calculator", "emt", "--attempt-THz", "2", "--temperature", "290",
                "--temperature", "600", "--db", str(tmp_path / "r.db"), "-o",
@@ -201,7 +204,14 @@ def test_cli_barrier_writes_path_profile_and_rates(tmp_path):
     result = json.loads((tmp_path / "out" / "0-1" / "barrier.json").read_text())
     ratio = np.exp(result["barrier_forward_eV"] / 8.617333e-5 * (1 / 290 - 1 / 600))
     assert cold["mean_ps"] / hot["mean_ps"] == pytest.approx(ratio, rel=1e-4)
-    assert (tmp_path / "out" / "0-1" / "profile.png").stat().st_size > 5000
+    # the drawn profile (C0, rows grow downwards) starts at 0 and ends at the reaction
+    # energy: its right end lies below its left end exactly when the hop is downhill
+    profile = plot_image(tmp_path / "out" / "0-1" / "profile.png", panels=1)
+    curve = np.argwhere(colour_pixels(profile, "C0"))  # (row, column)
+    left = curve[curve[:, 1] <= curve[:, 1].min() + 10, 0].mean()
+    right = curve[curve[:, 1] >= curve[:, 1].max() - 10, 0].mean()
+    assert abs(right - left) > 20
+    assert (right > left) == (result["reaction_eV"] < 0)
     bad = subprocess.run(command[:5] + ["9-3", "--calculator", "emt"], capture_output=True,
                          text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

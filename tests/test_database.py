@@ -18,27 +18,6 @@ from mdkit.energetics import relax
 from mdkit.systems import build
 
 
-@pytest.fixture
-def engine_calls(monkeypatch):
-    """Count the engine's energy/force evaluations made through the calculator registry."""
-    calls = []
-    real = calculators.make_calculator
-
-    def counting(name, atoms, charge=0, **options):
-        calc = real(name, atoms, charge, **options)
-        calculate = calc.calculate
-
-        def counted(*args, **kwargs):
-            calls.append(name)
-            return calculate(*args, **kwargs)
-
-        calc.calculate = counted
-        return calc
-
-    monkeypatch.setattr(calculators, "make_calculator", counting)
-    return calls
-
-
 def mo6cl14():
     return build("mo6cl14")[0]
 

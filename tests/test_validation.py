@@ -49,7 +49,8 @@ def test_same_physics_two_implementations_agree(short_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_validate_emt_run_against_gpaw_from_the_command_line(short_run, tmp_path, capsys):
+def test_validate_emt_run_against_gpaw_from_the_command_line(engine_calls, short_run, tmp_path,
+                                                             capsys):
     _, folder, _ = short_run(tmp_path, "ag13", "emt", heat=0.01, nve=0.004)
     # Ag13 has 13 valence s electrons in degenerate icosahedral levels: the SCF
     # needs a smeared occupation to converge (an inline table, commas and all)
@@ -69,8 +70,11 @@ def test_validate_emt_run_against_gpaw_from_the_command_line(short_run, tmp_path
     assert np.isfinite(summary["forces"][0]["mae_eV_per_A"])
     image = imread(folder / "analysis" / "validation_gpaw.png")
     assert image.shape[0] > 300 and image.shape[1] > 600 and image[..., :3].std() > 0.05
-    # asked again, the frames kept on disk are reused (no GPAW call: same numbers)
+    # asked again, the frames kept on disk are reused: not one GPAW evaluation
+    assert "gpaw" in engine_calls
+    engine_calls.clear()
     assert main(argv) == 0
+    assert engine_calls == []
     again = json.loads((folder / "analysis" / "validation_gpaw.json").read_text())
     assert again["forces"] == summary["forces"]
 
