@@ -28,13 +28,34 @@ CORE_CLASSES = ("center", "shell", "core")
 
 
 def rg_selections(universe, sites) -> dict:
-    """AtomGroups for Rg: the whole ion, its metal atoms, and its initial metal core."""
+    """AtomGroups for Rg: the whole ion, its metal atoms, and its initial metal core.
+
+    A group of fewer than two atoms is left out: its Rg is zero by definition.
+    """
     metal = np.array([is_metal(str(e)) for e in universe.atoms.elements])
     core_atoms = sites.atoms[np.isin(sites.classes, CORE_CLASSES) & (sites.atoms >= 0)]
-    groups = {"ion": universe.atoms, "metal": universe.atoms[metal]}
-    if len(core_atoms):
-        groups["core"] = universe.atoms[np.sort(core_atoms)]
-    return groups
+    groups = {"ion": universe.atoms, "metal": universe.atoms[metal],
+              "core": universe.atoms[np.sort(core_atoms)]}
+    return {name: group for name, group in groups.items() if len(group) >= 2}
+
+
+def thermo_of_frames(run: RunFolder, n_frames: int) -> dict:
+    """The thermo table of a run, refused when it has fewer rows than ``n_frames``.
+
+    Every analysis that pairs frames with thermo rows (stages, times) reads
+    it here, so a table cut short is refused alike everywhere instead of
+    shifting stage ends.
+
+    Returns
+    -------
+    dict
+        Columns as :func:`mdkit.store.read_thermo` gives them, all rows.
+    """
+    thermo = store.read_thermo(run.path)
+    if len(thermo["frame"]) < n_frames:
+        raise RunFolderError(f"{run.thermo} holds {len(thermo['frame'])} rows for the "
+                             f"{n_frames} frames of the trajectory; it is damaged.")
+    return thermo
 
 
 def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), report: bool = True,
@@ -64,11 +85,8 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), repor
     run = RunFolder(folder)
     universe = store.open_run(folder)
     sites = store.read_sites(folder)
-    thermo = store.read_thermo(folder)
     n_frames = len(universe.trajectory)
-    if len(thermo["frame"]) < n_frames:
-        raise RunFolderError(f"{run.thermo} holds {len(thermo['frame'])} rows for the "
-                             f"{n_frames} frames of the trajectory; it is damaged.")
+    thermo = thermo_of_frames(run, n_frames)
     out = run.analysis
     stage = thermo["stage"][:n_frames]
     stage_names = list(dict.fromkeys(thermo["stage_name"]))
@@ -124,15 +142,21 @@ def analyze_run(folder, residence_ps: float = 0.5, formats=("png", "pdf"), repor
 
 def _stats(values, stage, names) -> dict:
     """Mean, standard deviation and range overall and per stage (Å), and the relative
-    change between the first and last 10 % of frames (%)."""
+    change between the first and last 10 % of frames (%).
+
+    The change is None, with ``change_note`` saying why, when the first tenth's
+    mean is zero (strict JSON has no Infinity or NaN).
+    """
     tenth = max(len(values) // 10, 1)
-    change = 100 * (values[-tenth:].mean() / values[:tenth].mean() - 1)
+    start, end = values[:tenth].mean(), values[-tenth:].mean()
+    change = {"change_percent": float(100 * (end / start - 1))} if start > 0 else {
+        "change_percent": None, "change_note": "Rg is zero over the first tenth of the run"}
     per_stage = {names[s]: {"mean": float(values[stage == s].mean()),
                             "std": float(values[stage == s].std())}
                  for s in np.unique(stage)}
     return {"mean": float(values.mean()), "std": float(values.std()),
             "min": float(values.min()), "max": float(values.max()),
-            "change_percent": float(change), "stages": per_stage}
+            **change, "stages": per_stage}
 
 
 def _plain(value):

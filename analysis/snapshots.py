@@ -208,11 +208,12 @@ def snapshots_of_run(run, *, at_ps=(), every_ps=None, events=False, window_ps=0.
 
     from mdkit import store
     from mdkit.analysis import RadiusOfGyration
+    from mdkit.analysis.report import thermo_of_frames
 
     folder = run.path
     universe = store.open_run(folder)
     sites = store.read_sites(folder)
-    thermo = store.read_thermo(folder)
+    thermo = thermo_of_frames(run, len(universe.trajectory))
     rg = RadiusOfGyration(universe.atoms).run().results
     found = []
     if events:

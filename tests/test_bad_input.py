@@ -331,3 +331,97 @@ def test_sweep_whose_members_all_failed_exits_non_zero_with_the_list(mdkit, tmp_
     for seed in (1, 2):
         assert f"seed-{seed} failed" in result.stderr
     assert "2 of 2 member(s) failed" in result.stderr
+
+
+# --- library-level cases of issue 20's catalogue ------------------------------------------
+def keep_lines(name, n):
+    def change(ws):
+        path = ws / name
+        path.write_text("".join(path.read_text().splitlines(keepends=True)[:n]))
+    return change
+
+
+def _extxyz(name, columns, rows, info):
+    """An extended XYZ with per-atom ``columns`` (ASE property spec) and comment ``info``."""
+    lines = [str(len(rows)), f"Properties=species:S:1:pos:R:3:{columns} {info} pbc=\"F F F\""]
+    lines += [" ".join(map(str, row)) for row in rows]
+    return write(name, "\n".join(lines) + "\n")
+
+
+# the centre of ICO vacant, its record missing the position mdkit writes
+NO_POSITION = _extxyz("v.xyz", "site:I:1:site_class:S:1",
+                      [("Ag", *p, i + 1, "surface") for i, p in enumerate(ICO[1:])],
+                      'charge=0 vacant_sites="[{\\"site\\": 0, \\"class\\": \\"center\\", '
+                      '\\"element\\": \\"Ag\\"}]"')
+NAN_CHARGE = _extxyz("q.xyz", "initial_charges:R:1",
+                     [("Ag", *p, q) for p, q in zip(ICO, [0.1, 0.1, "nan", -0.1, -0.1, 0.0])],
+                     "charge=0")
+LIGATED = spec_with('build = "ag13"\nvacancy = "center"', 'build = "mo6cl14"')
+
+LIBRARY_CASES = {
+    "sites: vacant-site record without a position": (NO_POSITION, ["sites", "v.xyz"],
+                                                      "vacant_sites record 0 has no position"),
+    "ccs: NaN in the charge column": (NAN_CHARGE, ["ccs", "q.xyz", "--method", "pa"],
+                                      "atom 2 (Ag) has charge nan in the initial_charges"),
+    "run: emt on a ligated cluster": (write("s.toml", LIGATED), ["run", "s.toml"],
+                                      "'emt' knows only Al, Cu, Ag, Au, Ni, Pd, Pt; atom 0 is Mo"),
+    # the model is beside the spec, not in the working directory
+    "run: mace model that is not a model": (
+        both(write("sub/s.toml", spec_with('name = "emt"', 'name = "mace"\nmodel = "m.txt"')),
+             write("sub/m.txt", "notes")), ["run", "sub/s.toml"],
+        "sub/m.txt is not a MACE model"),
+    "run: sevennet model that is not a model": (
+        both(write("sub/s.toml", spec_with('name = "emt"', 'name = "sevennet"\nmodel = "m.pth"')),
+             write("sub/m.pth", "")), ["run", "sub/s.toml"], "sub/m.pth is not a SevenNet model"),
+    "snapshots: stage ends of a thermo.csv cut short": (
+        keep_lines("good/thermo.csv", 4), ["snapshots", "good", "--stage-ends"],
+        "thermo.csv holds 3 rows for the 11 frames"),
+}
+
+
+@pytest.mark.parametrize("name", list(LIBRARY_CASES))
+def test_library_level_cases(files, name, base, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(CASES, name, LIBRARY_CASES[name])
+    test_bad_input_is_one_sentence_exit_2_and_changes_nothing(files, name, base, tmp_path,
+                                                              monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("argv", [["analyze", "good"], ["snapshots", "good", "--every", "0.02"],
+                                  ["ccs", "good", "--method", "pa"], ["plot", "rg", "good"],
+                                  ["validate", "good", "--against", "gfnff"],
+                                  ["report", "good"]])
+def test_a_truncated_trajectory_is_one_sentence_without_a_traceback(mdkit, files, argv, base,
+                                                                    tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(base, ws)
+    truncate("good/trajectory.nc", (ws / "good/trajectory.nc").stat().st_size // 2)(ws)
+    before = files(ws)
+    result = mdkit(*argv, cwd=ws)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # MDAnalysis's reader printed no traceback
+    assert lines[0].startswith(f"mdkit {argv[0]}: error: good cannot be read")
+    assert lines[0].endswith("is trajectory.nc or topology.xyz damaged?")
+    assert files(ws) == before
+
+
+def test_analysis_of_an_occupied_centre_writes_strict_json_without_warnings(base, tmp_path,
+                                                                           monkeypatch):
+    import json
+    import warnings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "full.toml").write_text(spec_with('vacancy = "center"\n', ""))
+    assert main(["run", "--quiet", "--no-analyze", "full.toml"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["analyze", "full"]) == 0
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a JSON output")
+
+    for path in (tmp_path / "full").rglob("*.json"):
+        json.loads(path.read_text(), parse_constant=refuse)
+    summary = json.loads((tmp_path / "full/analysis/summary.json").read_text())
+    # one atom (the occupied centre) has no radius of gyration
+    assert set(summary["rg_angstrom"]) == {"ion", "metal"}

@@ -138,3 +138,23 @@ def test_bad_files(tmp_path):
     atoms.positions[5] = atoms.positions[4] + 0.2
     with pytest.raises(SiteMapError, match="atoms 4 \\(Ag\\) and 5 \\(Ag\\) are 0.346 Å apart"):
         check_distances(atoms)
+
+
+@pytest.mark.parametrize("damage, words", [
+    ((', \\"position\\": [0.0, 0.0, 0.0]', ""), "record 0 has no position"),
+    (("[0.0, 0.0, 0.0]", "[0.0, 0.0]"), "record 0 has position [0.0, 0.0], not three finite"),
+    (("[0.0, 0.0, 0.0]", "[0.0, NaN, 0.0]"), "not three finite numbers"),
+    (('\\"site\\": 0', '\\"site\\": -3'), "record 0 has site -3, not a site index"),
+    (('\\"element\\": \\"Ag\\"', '\\"element\\": 7'), "record 0 has element 7, not a name"),
+    (('vacant_sites="[{', 'vacant_sites="[{{'), "vacant_sites is not a JSON list of sites"),
+])
+def test_damaged_vacant_site_records_are_named(tmp_path, damage, words):
+    atoms, sites = build("ag13", vacancy="center")
+    path = tmp_path / "ag12.xyz"
+    write_structure(path, atoms, sites)
+    text = path.read_text()
+    assert damage[0] in text, text.splitlines()[1]
+    path.write_text(text.replace(damage[0], damage[1]))
+    with pytest.raises(StructureError, match=f"{path}: .*" + words.replace("[", r"\[")
+                       .replace("]", r"\]")):
+        read_structure(path)

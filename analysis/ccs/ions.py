@@ -36,6 +36,11 @@ def read_ion(path, charge: int | None = None) -> tuple:
     for key in ("initial_charges", "charges"):
         if key in atoms.arrays and np.any(atoms.arrays[key] != 0):
             charges = np.asarray(atoms.arrays[key], dtype=float)
+            bad = np.flatnonzero(~np.isfinite(charges))
+            if bad.size:
+                raise CCSError(f"{path}: atom {bad[0]} ({atoms[bad[0]].symbol}) has charge "
+                               f"{charges[bad[0]]} in the {key} column; per-atom charges must "
+                               "be finite numbers in e.")
             break
     if charges is not None:
         net = float(charges.sum())

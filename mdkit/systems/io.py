@@ -10,6 +10,8 @@ sites from geometry again.
 from __future__ import annotations
 
 import json
+import math
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +77,51 @@ def read_structure(path, charge: int | None = None) -> tuple:
     return atoms, sites
 
 
+def _vacant_sites(atoms, path) -> list[dict]:
+    """The vacant-site records of an mdkit extended XYZ, each checked whole.
+
+    A record is ``{"site": index, "class": str, "element": str, "position":
+    [x, y, z]}`` (Å), as :func:`write_structure` writes it.
+    """
+    try:
+        records = json.loads(atoms.info.get("vacant_sites", "[]"))
+    except (TypeError, ValueError):  # not a string, or not JSON
+        records = None
+    if not isinstance(records, list):
+        raise StructureError(f"{path}: vacant_sites is not a JSON list of sites; the file is "
+                             "damaged.")
+    for number, record in enumerate(records):
+        problem = _record_problem(record)
+        if problem:
+            raise StructureError(f"{path}: vacant_sites record {number} {problem}; each record "
+                                 "needs site (an index), class, element and position "
+                                 "([x, y, z] in Å).")
+    return records
+
+
+def _record_problem(record) -> str | None:
+    if not isinstance(record, dict):
+        return "is not a table"
+    for key in ("site", "class", "element", "position"):
+        if key not in record:
+            return f"has no {key}"
+    site, position = record["site"], record["position"]
+    if isinstance(site, bool) or not isinstance(site, Integral) or site < 0:
+        return f"has site {site!r}, not a site index"
+    for key in ("class", "element"):
+        if not isinstance(record[key], str) or not record[key]:
+            return f"has {key} {record[key]!r}, not a name"
+    if not (isinstance(position, list) and len(position) == 3 and all(
+            isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(x)
+            for x in position)):
+        return f"has position {position!r}, not three finite numbers"
+    return None
+
+
 def _sites_from_arrays(atoms, path) -> SiteMap:
     site = atoms.arrays["site"].astype(int)
     classes = atoms.arrays["site_class"]
-    vacant = json.loads(atoms.info.get("vacant_sites", "[]"))
+    vacant = _vacant_sites(atoms, path)
     n = max([int(site.max()) + 1] + [v["site"] + 1 for v in vacant])
     positions = np.zeros((n, 3))
     cls = np.full(n, "", dtype=object)
