@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import ConnectionPatch
 
 from . import draw
-from .plots import _shade_stages, save
+from .plots import _shade_stages, claim, save
 
 WIDTH_IN = 7.0  # a journal page width
 
@@ -59,6 +59,7 @@ def figure4(frames: draw.RunFrames, rg_angstrom, stem, at_ps=None, size_px: int 
     force : bool
         Move a file of that name that mdkit did not write aside (never deleted).
     """
+    claim(stem, formats, force)
     times = frames.times
     chosen = snapshot_frames(times, frames.events, at_ps)
     n = len(chosen)

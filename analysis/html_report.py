@@ -264,6 +264,13 @@ def _is_mdkits_page(path: Path) -> bool:
         return False
 
 
+def claim_page(output, force: bool = False) -> None:
+    """Refuse (or with ``force`` move aside) a page ``output`` that mdkit did not write;
+    call it before any work that the page would show."""
+    if not _is_mdkits_page(Path(output)):
+        writer.claim(output, force=force)
+
+
 def write_page(output, title: str, sections: list[str], data: list[dict], top: str = "",
                force: bool = False) -> Path:
     """Write the page whole (temporary name, then rename); a file mdkit did not write is

@@ -21,6 +21,16 @@ COLUMN_IN = 3.4
 FORMATS = ("png", "pdf")
 
 
+def claim(stem, formats=FORMATS, force: bool = False) -> None:
+    """Refuse (or with ``force`` move aside) the files ``stem.<format>`` that mdkit did not
+    write; call it before drawing, so that a refused figure costs no work."""
+    stem = Path(stem)
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        if not is_own_output(path):
+            writer.claim(path, force=force)
+
+
 def save(fig: Figure, stem, formats=FORMATS, *, force: bool = False, dpi: int = 300,
          bbox_inches="tight") -> list[Path]:
     """Write ``fig`` as ``stem.<format>`` for each format, each whole; returns the paths.

@@ -209,7 +209,7 @@ def open_run(folder) -> mda.Universe:
                                 else str(parts[0]), topology_format="XYZ", format="NCDF")
     except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as err:
         raise RunFolderError(f"{folder} cannot be read ({type(err).__name__}: {err}); is "
-                             "trajectory.nc or topology.xyz damaged?") from None
+                             f"{trajectory.name} or {topology.name} damaged?") from None
     symbols = [str(n) for n in universe.atoms.names]
     universe.add_TopologyAttr("elements", symbols)
     universe.add_TopologyAttr("types", symbols)

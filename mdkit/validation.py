@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mdkit import store
+from mdkit import store, writer
 from mdkit.calculators import engine_info, make_calculator
 from mdkit.errors import MdkitError
 from mdkit.progress import ItemProgress
@@ -313,21 +313,21 @@ def _write_cache(run, name, cache, against, options) -> None:
 
 
 def _write_outputs(run, against, result, symbols, e_run, e_ref, f_run, f_ref) -> None:
-    table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=list(result["forces"][0]))
-    writer.writeheader()
-    writer.writerows(result["forces"])
+    text = io.StringIO()
+    table = csv.DictWriter(text, fieldnames=list(result["forces"][0]))
+    table.writeheader()
+    table.writerows(result["forces"])
     with run.writing(f"validation_{against}.csv") as tmp:
-        tmp.write_text(table.getvalue())
+        tmp.write_text(text.getvalue())
     with run.writing(f"validation_{against}.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1, default=str))
-    with run.writing(f"validation_{against}.png") as tmp:
-        parity_plot(tmp, symbols, e_run, e_ref, f_run, f_ref, result["run_engine"]["name"],
-                    against)
+        tmp.write_text(json.dumps(writer.finite_json(result), indent=1, allow_nan=False))
+    parity_plot(run.output(f"validation_{against}.png"), symbols, e_run, e_ref, f_run, f_ref,
+                result["run_engine"]["name"], against)
 
 
 def parity_plot(path, symbols, e_run, e_ref, f_run, f_ref, run_name, reference_name) -> None:
-    """Force-component parity by element, and relative energies per atom."""
+    """Force-component parity by element, and relative energies per atom, written whole
+    to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -357,5 +357,7 @@ def parity_plot(path, symbols, e_run, e_ref, f_run, f_ref, run_name, reference_n
     right.set(xlim=(-span, span), ylim=(-span, span), aspect="equal",
               xlabel=f"energy - mean, {reference_name} (meV/atom)",
               ylabel=f"energy - mean, {run_name} (meV/atom)")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        writer.save_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mdkit.cli.common import DB, ENGINE, OPTION, QUIET, options, positive_float
+from mdkit.cli.common import DB, ENGINE, FORCE, OPTION, QUIET, options, positive_float
 
 
 class CLICommand:
@@ -14,7 +14,7 @@ class CLICommand:
     with rates); an interrupted band resumes, a stored one is reused.
     """
 
-    parents = (ENGINE, OPTION, DB, QUIET)
+    parents = (ENGINE, OPTION, DB, QUIET, FORCE)
 
     @staticmethod
     def add_arguments(parser):
@@ -40,9 +40,6 @@ class CLICommand:
                             help="temperature / K for the rates (repeatable, default 290)")
         parser.add_argument("-o", "--out",
                             help="output folder (default barrier_SYSTEM_HOP_CALC)")
-        parser.add_argument("--force", action="store_true",
-                            help="move an output folder mdkit did not write aside first "
-                                 "(never deleted)")
 
     @staticmethod
     def run(args):

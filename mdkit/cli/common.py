@@ -119,3 +119,8 @@ DB.add_argument("--db", default="mdkit.db", help="ASE database file or postgresq
 
 FORMATS = _parent()
 FORMATS.add_argument("--formats", default="png,pdf", help="figure formats (default png,pdf)")
+
+FORCE = _parent()
+FORCE.add_argument("--force", action="store_true",
+                   help="move an existing output that mdkit did not write aside first (it is "
+                        "renamed with a time stamp, never deleted)")

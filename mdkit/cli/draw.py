@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mdkit.cli.common import duration_ps, positive_int
+from mdkit.cli.common import FORCE, duration_ps, positive_int
 from mdkit.errors import MdkitError
 
 
@@ -14,6 +14,8 @@ class CLICommand:
     red circle and the migrating atoms ringed; POV-Ray when installed, else
     matplotlib.
     """
+
+    parents = (FORCE,)
 
     @staticmethod
     def add_arguments(parser):
@@ -43,6 +45,7 @@ class CLICommand:
 
             atoms, sites = read_structure(target)
             scene = draw.structure_scene(atoms, sites)
-        picture = draw.draw(scene, args.output, size_px=args.size, show_h=args.hydrogen)
+        picture = draw.draw(scene, args.output, size_px=args.size, show_h=args.hydrogen,
+                            force=args.force)
         print(f"mdkit draw: {args.output} ({picture.renderer}, {len(scene.vacant)} vacant "
               f"site(s) circled)")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mdkit.cli.common import FORMATS, duration_ps, figure_formats, positive_int
+from mdkit.cli.common import FORCE, FORMATS, duration_ps, figure_formats, positive_int
 
 
 class CLICommand:
@@ -12,7 +12,7 @@ class CLICommand:
     end, or --at times) joined to their times.
     """
 
-    parents = (FORMATS,)
+    parents = (FORMATS, FORCE)
 
     @staticmethod
     def add_arguments(parser):
@@ -27,12 +27,14 @@ class CLICommand:
     def run(args):
         from mdkit.analysis import RadiusOfGyration, draw
         from mdkit.analysis.figure import figure4
+        from mdkit.runfolder import RunFolder
 
         folder = Path(args.run)
         frames = draw.RunFrames(folder)
         rg = RadiusOfGyration(frames.universe.atoms).run().results.rg
         stem = Path(args.output).with_suffix("") if args.output \
-            else folder / "analysis" / "figure4"
+            else RunFolder(folder).output("figure4")
         for path in figure4(frames, rg, stem, at_ps=args.at,
-                            formats=figure_formats(args.formats), dpi=args.dpi):
+                            formats=figure_formats(args.formats), dpi=args.dpi,
+                            force=args.force):
             print(f"mdkit figure: {path}")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mdkit.cli.common import QUIET, positive_float, positive_int
+from mdkit.cli.common import FORCE, QUIET, positive_float, positive_int
 
 
 class CLICommand:
@@ -10,7 +10,7 @@ class CLICommand:
     ffmpeg (MP4 or GIF).
     """
 
-    parents = (QUIET,)
+    parents = (QUIET, FORCE)
 
     @staticmethod
     def add_arguments(parser):
@@ -30,5 +30,6 @@ class CLICommand:
 
         frames = draw.RunFrames(args.run)
         path = write_movie(frames, args.output, max_frames=args.frames, fps=args.fps,
-                           size_px=args.size, progress=False if args.quiet else None)
+                           size_px=args.size, progress=False if args.quiet else None,
+                           force=args.force)
         print(f"mdkit movie: {path}")

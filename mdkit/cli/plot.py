@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mdkit.cli.common import FORMATS, figure_formats
+from mdkit.cli.common import FORCE, FORMATS, figure_formats
 from mdkit.errors import MdkitError
 
 
@@ -12,7 +12,7 @@ class CLICommand:
     Plot a quantity of several runs on one figure.
     """
 
-    parents = (FORMATS,)
+    parents = (FORMATS, FORCE)
 
     @staticmethod
     def add_arguments(parser):
@@ -42,5 +42,5 @@ class CLICommand:
                            "stage": thermo["stage"][:len(result.rg)],
                            "stage_names": list(dict.fromkeys(thermo["stage_name"]))})
         for path in plots.plot_rg(series, Path(args.output).with_suffix(""),
-                                  figure_formats(args.formats)):
+                                  figure_formats(args.formats), force=args.force):
             print(f"mdkit plot: {path}")

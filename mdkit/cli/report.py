@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdkit.cli.common import FORCE
+
 
 class CLICommand:
     """self-contained HTML report of runs or a sweep
@@ -11,6 +13,8 @@ class CLICommand:
     trajectory viewer.  Several runs go side by side on one page (-o); a
     sweep folder gets the ensemble page with links to its members' reports.
     """
+
+    parents = (FORCE,)
 
     @staticmethod
     def add_arguments(parser):
@@ -22,17 +26,20 @@ class CLICommand:
     def run(args):
         from mdkit.analysis import html_report
         from mdkit.analysis.report import analyze_run
+        from mdkit.runfolder import RunFolder, SweepFolder
 
         folders = [Path(f) for f in args.runs]
-        runs = [f for f in folders if not (f / "sweep.json").exists()]
+        if args.output is not None:  # before any analysis: a refused page costs no work
+            html_report.claim_page(args.output, force=args.force)
+        runs = [f for f in folders if not SweepFolder(f).index.exists()]
         for folder in folders:
-            if (folder / "sweep.json").exists():
+            if SweepFolder(folder).index.exists():
                 print(f"mdkit report: {html_report.sweep_report(folder)}")
-            elif not (folder / "analysis" / "summary.json").exists():
+            elif not RunFolder(folder).summary.exists():
                 analyze_run(folder)
             elif len(runs) == 1:
                 html_report.run_report(folder)
         if len(runs) == 1 and args.output is None:
-            print(f"mdkit report: {runs[0] / 'analysis' / 'report.html'}")
+            print(f"mdkit report: {RunFolder(runs[0]).report}")
         elif runs:
-            print(f"mdkit report: {html_report.report(runs, args.output)}")
+            print(f"mdkit report: {html_report.report(runs, args.output, force=args.force)}")
