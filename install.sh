@@ -2,7 +2,7 @@
 # Installs mdkit with every engine (GFN-FF, GPAW with MPI, tblite, asap3, SevenNet,
 # CHGNet, MACE), Dask,
 # the database backends and the test tools on a fresh Debian machine with
-# Python >= 3.10.
+# Python >= 3.11 (pyproject.toml: mdkit reads its TOML files with tomllib).
 set -euo pipefail
 cd "$(dirname "$0")"
 

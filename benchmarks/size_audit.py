@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ccs_sensitivity import RESULTS, gfnff_model, md_snapshots  # noqa: E402
 
 G2 = size_audit(molecule("C6H6"))["bonds_A"]
-STUDY = "the study's DFT structure (docs: SCIENCE.md)"
+STUDY = "the study's DFT structure (docs/science.md)"
 #: row label -> (audit key path, statistic shown, fact, its source)
 ROWS = [
     ("Ag(center)-Ag(shell)", ("bonds_A", "Ag(center)-Ag(shell)"), "2.84", STUDY),
@@ -36,13 +36,13 @@ ROWS = [
     ("Ag(tetrahedral)-S", ("bonds_A", "Ag(tetrahedral)-S"), "about 2.69", STUDY
      + ", Ag-S between the tetrahedral and crown motifs"),
     ("Ag(staple)-S", ("bonds_A", "Ag(staple)-S"), "not found", ""),
-    ("C-S", ("bonds_A", "C-S"), "1.77-1.78", "typical aryl C-S; SCIENCE.md: about 1.78"),
+    ("C-S", ("bonds_A", "C-S"), "1.77-1.78", "typical aryl C-S; docs/science.md: about 1.78"),
     ("C-C", ("bonds_A", "C-C"), f"1.39-1.40 ({G2['C-C']['mean']:.3f})",
      "typical benzene (ASE's g2 benzene in brackets)"),
     ("C-H", ("bonds_A", "C-H"), f"1.08 ({G2['C-H']['mean']:.3f})",
      "typical aryl C-H (ASE's g2 benzene in brackets)"),
     ("S...S across a BDT", ("s_s_A",), "about 5; 5.49 for an ideal ring",
-     "SCIENCE.md; sqrt(3) (C-C + C-S) with 1.395 and 1.775"),
+     "docs/science.md; sqrt(3) (C-C + C-S) with 1.395 and 1.775"),
     ("ring tilt / deg", ("tilt_deg",), "not found", ""),
     ("r Ag(shell)", ("radii_A", "Ag(shell)"), "2.84", "= centre-shell distance"),
     ("r Ag(tetrahedral)", ("radii_A", "Ag(tetrahedral)"), "not found", ""),

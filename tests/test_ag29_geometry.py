@@ -160,7 +160,7 @@ def test_icosahedron_is_intact(shipped):
     lengths = shell[edges[:, 0], edges[:, 1]]
     next_longest = np.sort(shell[np.triu_indices(12, 1)])[30]
     assert next_longest > 1.3 * lengths.max()
-    # the study's DFT structure (SCIENCE.md): centre-shell 2.84 A, icosahedral
+    # the study's DFT structure (docs/science.md): centre-shell 2.84 A, icosahedral
     # surface Ag-Ag 2.85-3.15 A; the model must reproduce them, not merely a
     # force field's own bare Ag13
     assert np.all(np.abs(dist[0, 1:13] - 2.84) < 0.06)

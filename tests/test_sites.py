@@ -64,7 +64,7 @@ def test_mo6cl14_geometry_is_octahedral_with_published_distances():
     inner = sites.atoms[sites.select("inner")]
     apical = sites.atoms[sites.select("apical")]
     mo_mo = np.sort(d[np.ix_(mo, mo)][np.triu_indices(6, 1)])[:12]
-    assert np.all((mo_mo > 2.595) & (mo_mo < 2.625))  # SCIENCE.md: 2.60-2.62
+    assert np.all((mo_mo > 2.595) & (mo_mo < 2.625))  # docs/science.md: 2.60-2.62
     mo_in = np.sort(d[np.ix_(inner, mo)], axis=1)[:, :3]
     assert np.all((mo_in > 2.465) & (mo_in < 2.485))  # 2.47-2.48, three Mo each
     mo_ap = d[np.ix_(apical, mo)].min(axis=1)

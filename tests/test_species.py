@@ -8,7 +8,7 @@ from ase.units import _me, _amu
 from mdkit.errors import SpeciesError
 from mdkit.species import ion_formula, mass_spectrum, parse
 
-# SCIENCE.md: m/z read off the spectra (centres of isotope patterns)
+# docs/science.md: m/z read off the spectra (centres of isotope patterns)
 REPORTED = [
     ("[Mo6Cl14]2-", 535.5),
     ("[Mo6Cl13]-", 1036.0),

@@ -1,6 +1,6 @@
 """Dopant and vacancy operations on a structure with a SiteMap.
 
-Charge bookkeeping follows the superatom picture of SCIENCE.md:
+Charge bookkeeping follows the superatom picture of docs/science.md:
 
 * **dope** keeps the number of free (valence s) electrons of the metal core,
   so swapping Ag (1 electron) for Hg (2) raises the charge by one:

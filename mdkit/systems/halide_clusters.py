@@ -12,7 +12,7 @@ from ase import Atoms
 from mdkit.errors import StructureError
 from mdkit.sites import sitemap_from_atoms
 
-#: Mo-X bond lengths (Å): (inner mu3, apical).  Cl from SCIENCE.md
+#: Mo-X bond lengths (Å): (inner mu3, apical).  Cl from docs/science.md
 #: (2.47-2.48, 2.38-2.44); Br and I from the [Mo6Br14]2- and [Mo6I14]2- salts.
 BONDS = {"Cl": (2.475, 2.41), "Br": (2.61, 2.58), "I": (2.78, 2.80)}
 MO_MO = 2.61  # Å, 2.60-2.62 in [Mo6Cl14]2-
