@@ -425,3 +425,86 @@ def test_analysis_of_an_occupied_centre_writes_strict_json_without_warnings(base
     summary = json.loads((tmp_path / "full/analysis/summary.json").read_text())
     # one atom (the occupied centre) has no radius of gyration
     assert set(summary["rg_angstrom"]) == {"ion", "metal"}
+
+
+# --- outputs mdkit did not write: every -o target is the user's until mdkit wrote it ------
+FOREIGN_OUTPUTS = {
+    "draw: -o over a user's picture": (write_bytes("mine.png", b"my picture"),
+                                       ["draw", "ag13.xyz", "-o", "mine.png"], "mine.png"),
+    "movie: -o over a user's GIF": (write_bytes("mine.gif", b"GIF89a my movie"),
+                                    ["movie", "good", "-o", "mine.gif", "--quiet"], "mine.gif"),
+    "movie: -o over a user's MP4": (write_bytes("mine.mp4", b"my film"),
+                                    ["movie", "good", "-o", "mine.mp4", "--quiet"], "mine.mp4"),
+    "barrier: -o over a folder holding the user's rates.json": (
+        write("mine_bar/rates.json", '{"mine": true}\n'),
+        ["barrier", "ag13", "core-to-shell", "--vacancy", "center", "--calculator", "emt",
+         "-o", "mine_bar"], "mine_bar"),
+    "figure: -o over a user's picture": (write_bytes("mine.png", b"my picture"),
+                                         ["figure", "good", "-o", "mine", "--formats", "png"],
+                                         "mine.png"),
+    "report: -o over a user's page": (write("mine.html", "<p>my page</p>\n"),
+                                      ["report", "good", "-o", "mine.html"], "mine.html"),
+    "plot: -o over a user's PDF": (write_bytes("mine.pdf", b"%PDF-1.4 my paper"),
+                                   ["plot", "rg", "good", "-o", "mine", "--formats", "pdf"],
+                                   "mine.pdf"),
+    "barrier: infinite attempt frequency": (None, ["barrier", "ag13", "core-to-shell",
+                                                   "--vacancy", "center", "--calculator", "emt",
+                                                   "--attempt-THz", "inf"], "finite"),
+    "barrier: zero temperature": (None, ["barrier", "ag13", "core-to-shell", "--vacancy",
+                                         "center", "--calculator", "emt", "--attempt-THz", "2",
+                                         "--temperature", "0"], "finite"),
+    "run: --force on a spec inside its own run folder": (
+        write("good/again.toml", SPEC + '[output]\nfolder = "."\n'),
+        ["run", "--force", "--quiet", "--no-analyze", "good/again.toml"],
+        "inside its own run folder"),
+}
+
+
+@pytest.mark.parametrize("name", list(FOREIGN_OUTPUTS))
+def test_foreign_outputs_are_refused_before_any_work(files, name, base, tmp_path, monkeypatch,
+                                                     capsys):
+    """Exit 2 in one sentence; nothing new anywhere (no database, no analysis, no lock)."""
+    change, argv, words = FOREIGN_OUTPUTS[name]
+    if "mine.mp4" in argv and shutil.which("ffmpeg") is None:
+        pytest.skip("MP4 needs ffmpeg")
+    ws = tmp_path / "ws"
+    shutil.copytree(base, ws)
+    if change is not None:
+        change(ws)
+    monkeypatch.chdir(ws)
+    before = files(ws)
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert words in err, err
+    assert files(ws) == before
+
+
+def test_force_moves_the_users_file_aside_and_writes(base, tmp_path, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    shutil.copytree(base, ws)
+    (ws / "mine.png").write_bytes(b"my picture")
+    monkeypatch.chdir(ws)
+    assert main(["draw", "ag13.xyz", "-o", "mine.png", "--force"]) == 0
+    kept = list(ws.glob("mine.*.png"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"my picture"
+    assert (ws / "mine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # mdkit's own picture is written again without --force
+    assert main(["draw", "ag13.xyz", "-o", "mine.png", "--size", "300"]) == 0
+    assert len(list(ws.glob("mine.*.png"))) == 1
+
+
+def test_a_refused_run_leaves_no_lock_file(base, tmp_path, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    shutil.copytree(base, ws)
+    (ws / "other.toml").write_text(SPEC.replace("seed = 4", "seed = 5") +
+                                   '[output]\nfolder = "good"\n')
+    monkeypatch.chdir(ws)
+    assert main(["run", "--quiet", "--no-analyze", "other.toml"]) == 2
+    assert "differs from the spec" in capsys.readouterr().err
+    assert not list(ws.glob(".*.lock"))
