@@ -296,9 +296,9 @@ def _counted(method, name, calls):
 
 @pytest.fixture
 def engine_calls(monkeypatch):
-    """Count the engine's energy/force evaluations made through the calculator registry:
-    a list that gets the engine's name at each ``calculate`` call (asap3's EMT, which has
-    none, at each energy or force request)."""
+    """Count what is asked of the engines made through the calculator registry: a list
+    that gets the engine's name at every energy, force or property request and every
+    ``calculate`` call (engines differ in which of these they route through)."""
     from mdkit import calculators
 
     calls = []
@@ -306,10 +306,9 @@ def engine_calls(monkeypatch):
 
     def counting(name, atoms, charge=0, **options):
         calc = real(name, atoms, charge, **options)
-        methods = ["calculate"] if hasattr(calc, "calculate") else \
-            ["get_potential_energy", "get_forces"]
-        for method in methods:
-            setattr(calc, method, _counted(getattr(calc, method), name, calls))
+        for method in ("calculate", "get_property", "get_potential_energy", "get_forces"):
+            if hasattr(calc, method):
+                setattr(calc, method, _counted(getattr(calc, method), name, calls))
         return calc
 
     # modules that imported the function by name hold their own reference to it

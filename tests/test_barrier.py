@@ -245,5 +245,8 @@ def test_iso1_core_to_shell_with_sevennet(tmp_path):
     path = ase.io.read(tmp_path / "out" / "0-1" / "path.xyz", ":")
     assert len(path) == 7 and path[0].arrays["site_class"].tolist().count("shell") == 12
     assert path[-1].arrays["site_class"].tolist().count("shell") == 11
+    written = {(r.id, r.mtime) for r in database.connect(tmp_path / "r.db").select()}
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "(from the database)" in again.stdout
+    # reused, not recomputed: the second command wrote and touched no row
+    assert {(r.id, r.mtime) for r in database.connect(tmp_path / "r.db").select()} == written

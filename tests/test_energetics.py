@@ -288,7 +288,7 @@ if world.rank == 0:
 
 
 @pytest.mark.slow
-def test_chloride_loss_of_mo6cl14_with_gpaw(tmp_path):
+def test_chloride_loss_of_mo6cl14_with_gpaw(engine_calls, tmp_path):
     """[Mo6Cl14]2- -> [Mo6Cl13]- + Cl-: GPAW LCAO dzp single points on the built geometry.
 
     Runs on 2 MPI ranks when mpiexec is there (about 1.5 min; serial about
@@ -323,5 +323,6 @@ def test_chloride_loss_of_mo6cl14_with_gpaw(tmp_path):
     assert 1.5 < result["energy_eV"] < 4.5  # bound, within ~2 eV of the published value
 
     again = fragment_loss(build("mo6cl14"), "apical", "gpaw", options, relax=False, db=path)
+    assert engine_calls == []  # every species from the database: GPAW not asked once
     assert all(s["atoms"].info["from_database"] for s in again["species"])
     assert again["energy_eV"] == pytest.approx(result["energy_eV"], abs=1e-9)
