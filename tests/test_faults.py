@@ -201,3 +201,129 @@ def test_resume_from_another_directory_and_by_absolute_path(tmp_path, reference)
     code, _, err = finish(spec.resolve(), cwd=tmp_path)
     assert code == 0, err
     same_as_reference(spec.parent / "tiny", reference)
+
+
+# --- a disk that refuses writes, read-only folders, what a kill leaves behind --------------
+def limited(*args, cwd, limit_bytes: int):
+    """``mdkit ARGS`` with files limited to ``limit_bytes`` (``ulimit -f``, standing in for a
+    full disk).  asap3 starts MPI, whose runtime keeps its own shared-memory files unless
+    told to use its hash store: that setting keeps the runtime clear of the limit."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PMIX_MCA_gds": "hash"}
+    return subprocess.run([sys.executable, "-m", "mdkit", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, preexec_fn=limit)
+
+
+def one_sentence(done, *words):
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def no_temporaries(root: Path):
+    from mdkit.writer import is_temporary
+
+    assert not [p for p in root.rglob("*") if is_temporary(p)]
+
+
+LONG = SPEC.replace("checkpoint_ps = 0.01", "checkpoint_ps = 0.1").replace(
+    "duration_ps = 0.2", "duration_ps = 2.2")  # 251 frames: about 90 kB joined, 5 kB a segment
+
+
+def test_file_size_limit_during_the_join_loses_no_frame(tmp_path, files):
+    (tmp_path / "tiny.toml").write_text(LONG)
+    done = limited("run", "--quiet", "--no-analyze", "tiny.toml", cwd=tmp_path,
+                   limit_bytes=64 * 1024)
+    one_sentence(done, "segments", "trajectory.nc")
+    folder = tmp_path / "tiny"
+    no_temporaries(tmp_path)
+    assert not (folder / "trajectory.nc").exists()
+    on_disk = 0
+    for part in store.segments(folder):
+        with netCDF4.Dataset(part) as data:
+            on_disk += len(data.dimensions["frame"])
+    assert on_disk == 251
+    # the same command without the limit joins what is there and finishes the run
+    code, _, err = finish(tmp_path / "tiny.toml", cwd=tmp_path)
+    assert code == 0, err
+    with netCDF4.Dataset(folder / "trajectory.nc") as data:
+        assert len(data.dimensions["frame"]) == 251
+        assert np.allclose(data["time"][:], np.arange(251) * 0.01, atol=1e-6)
+    assert store.read_thermo(folder)["frame"].tolist() == list(range(251))
+
+
+def test_file_size_limit_during_analyze_and_build(tmp_path, files):
+    spec = spec_in(tmp_path)
+    assert finish(spec)[0] == 0
+    before = files(tmp_path)
+    # analyze: its PNG figures are larger than 64 kB at 300 dpi
+    one_sentence(limited("analyze", "tiny", cwd=tmp_path, limit_bytes=64 * 1024),
+                 "cannot write", "File too large")
+    after = files(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+    no_temporaries(tmp_path)
+    import json
+
+    for path in (tmp_path / "tiny" / "analysis").glob("*.json"):
+        json.loads(path.read_text())  # what was written is whole
+    # build: Ag561 in extended XYZ is about 44 kB
+    one_sentence(limited("build", "ag561", "-o", "big.xyz", cwd=tmp_path,
+                         limit_bytes=32 * 1024), "big.xyz", "File too large")
+    assert not (tmp_path / "big.xyz").exists()
+    no_temporaries(tmp_path)
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    import shutil
+
+    return shutil.which("chattr") is not None and subprocess.run(
+        ["chattr", "-R", flag, str(path)], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root")
+def test_read_only_run_folder_is_one_sentence(tmp_path, files, mdkit):
+    spec = spec_in(tmp_path / "done")
+    assert finish(spec)[0] == 0
+    interrupted = _interrupted(tmp_path, "cut")
+    folders = [spec.parent / "tiny", interrupted.parent / "tiny"]
+    if not _chattr("+i", folders[0]):
+        pytest.skip("this file system has no immutable flag")
+    try:
+        assert _chattr("+i", folders[1])
+        before = files(tmp_path)
+        one_sentence(mdkit("analyze", folders[0]), "Operation not permitted")
+        one_sentence(mdkit("validate", folders[0], "--against", "python", "--option",
+                           'factory="ase.calculators.emt:EMT"', "--frames", "2", "--quiet"),
+                     "Operation not permitted")
+        one_sentence(mdkit("run", "--quiet", "--no-analyze", interrupted), "read-only")
+        one_sentence(mdkit("run", "--force", "--quiet", "--no-analyze", spec),
+                     "cannot move")
+        assert files(tmp_path) == before
+    finally:
+        for folder in folders:
+            _chattr("-i", folder)
+
+
+def test_temporaries_a_kill_left_in_analysis_go_with_the_next_run(tmp_path):
+    """A kill mid-write leaves a temporary (tests/test_writer.py shows it); the run folder's
+    owner clears those in analysis/ when it next writes there."""
+    from mdkit.writer import temporary_path
+
+    spec = spec_in(tmp_path)
+    assert finish(spec)[0] == 0
+    analysis = tmp_path / "tiny" / "analysis"
+    analysis.mkdir()
+    left = temporary_path(analysis / "rg.pdf")
+    left.write_bytes(b"%PDF-1.4 cut short")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "mdkit", "analyze", "tiny", "--formats", "png"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not left.exists()
+    no_temporaries(tmp_path)
