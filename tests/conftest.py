@@ -252,12 +252,12 @@ def _colour_pixels(image, colour, tolerance=0.06):
 
 @pytest.fixture(scope="session")
 def colour_pixels():
-    """``colour_pixels(image, colour)``: mask of the pixels of a matplotlib colour
-    ("C0", "#d62728", "0.92") within 0.06 per channel."""
+    """``colour_pixels(image, colour, tolerance=0.06)``: mask of the pixels of a
+    matplotlib colour ("C0", "#d62728", "0.92"), within ``tolerance`` per channel."""
     return _colour_pixels
 
 
-def _pdf_stroke_colours(path):
+def _pdf_strokes(path):
     import re
     import zlib
 
@@ -284,7 +284,7 @@ def _pdf_stroke_colours(path):
 def pdf_strokes():
     """``pdf_strokes(path)``: check ``path`` is a whole PDF and return a function telling
     whether its drawing (deflated content streams) strokes lines in a matplotlib colour."""
-    return _pdf_stroke_colours
+    return _pdf_strokes
 
 
 def _counted(method, name, calls):
