@@ -250,3 +250,46 @@ def test_iso1_core_to_shell_with_sevennet(tmp_path):
     assert again.returncode == 0 and "(from the database)" in again.stdout
     # reused, not recomputed: the second command wrote and touched no row
     assert {(r.id, r.mtime) for r in database.connect(tmp_path / "r.db").select()} == written
+
+
+def test_study_refuses_bad_settings_and_foreign_folders_before_any_band(tmp_path, monkeypatch):
+    from mdkit.barrierstudy import barrier_study
+    from mdkit.writer import OutputError
+
+    bands = []
+    monkeypatch.setattr(barriers, "barrier", lambda *args, **kwargs: bands.append(args))
+    mine = tmp_path / "mine_bar"
+    mine.mkdir()
+    (mine / "rates.json").write_text('{"mine": true}')
+    study = dict(system="ag13", hop="core-to-shell", calculator="emt", vacancy="center",
+                 db=tmp_path / "r.db")
+    for settings, error in (({"attempt_THz": float("inf")}, "finite number of THz"),
+                            ({"attempt_THz": 2.0, "temperatures_K": [0.0]}, "finite number of K"),
+                            ({"attempt_THz": 2.0, "vibrations": True}, "not both")):
+        with pytest.raises(rates.RateError, match=error):
+            barrier_study(**study, out=tmp_path / "new", **settings)
+    with pytest.raises(OutputError, match="mine_bar"):
+        barrier_study(**study, out=mine, attempt_THz=2.0)
+    assert bands == []
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["mine_bar", "rates.json"]
+
+
+def test_study_with_force_keeps_the_users_folder_and_caches_vibrations_in_its_own(tmp_path,
+                                                                                monkeypatch):
+    from mdkit.barrierstudy import barrier_study
+
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "mine_bar"
+    mine.mkdir()
+    (mine / "rates.json").write_text('{"mine": true}')
+    study = barrier_study("ag13", "core-to-shell", "emt", vacancy="center", vibrations=True,
+                          db=tmp_path / "r.db", out=mine, force=True, progress=False)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("mine_bar.")]
+    assert len(kept) == 1 and (kept[0] / "rates.json").read_text() == '{"mine": true}'
+    summary = json.loads((mine / "rates.json").read_text())
+    assert summary["hops"][0]["prefactor_from"] == "harmonic TST"
+    assert summary == json.loads(json.dumps(study["rates"]))
+    # ASE's displacement caches: one at the minimum, one at the saddle, both in the folder
+    assert {p.name for p in mine.glob("vib-*")} == {"vib-initial", "vib-saddle-0-1"}
+    assert all(any(p.iterdir()) for p in mine.glob("vib-*"))
+    assert not (tmp_path / "vib").exists()

@@ -26,8 +26,12 @@ def test_waiting_time_sums_the_channels():
     both = rates.waiting_time([one, {**one, "barrier_eV": 0.4}], temperature)
     assert both["rate_per_ps"] == pytest.approx(2.0 / np.e + 2.0 / np.e ** 2)
     assert rates.survival(single["mean_ps"], single["rate_per_ps"]) == pytest.approx(1 / np.e)
-    with pytest.raises(rates.RateError, match="temperature must be positive"):
-        rates.waiting_time([one], 0)
+    for temperature in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(rates.RateError, match="finite number of K > 0"):
+            rates.waiting_time([one], temperature)
+    for nu in (0.0, float("inf"), float("nan")):
+        with pytest.raises(rates.RateError, match="finite number of THz > 0"):
+            rates.waiting_time([{**one, "prefactor_THz": nu}], 290.0)
 
 
 def test_observed_mean_and_its_exact_interval():
@@ -102,3 +106,21 @@ def test_sweep_analysis_overlays_the_barrier_prediction(plot_image, colour_pixel
     bad = subprocess.run(command[:5] + ["--barrier", str(tmp_path)], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "is not a rates.json of mdkit barrier" in bad.stderr
+
+
+def test_frequencies_without_a_folder_leave_the_working_directory_alone(tmp_path,
+                                                                         monkeypatch):
+    """ASE's Vibrations caches in ``./vib`` by default; mdkit keeps it in a private folder."""
+    atoms, _ = build("ag13")
+    atoms.center(vacuum=6.0)  # asap3's EMT wants a cell
+    monkeypatch.chdir(tmp_path)
+    # a user's file where ASE would put (then clean away) its equilibrium-force cache
+    (tmp_path / "vib").mkdir()
+    (tmp_path / "vib" / "cache.eq.json").write_text("the user's")
+    result = rates.frequencies(atoms, "emt")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["cache.eq.json", "vib"]
+    assert (tmp_path / "vib" / "cache.eq.json").read_text() == "the user's"
+    # 13 free atoms: 39 modes, translations and rotations (6) among the zero ones
+    assert result["n_zero_modes"] >= 6
+    assert result["n_zero_modes"] + len(result["real_THz"]) + len(result["imaginary_THz"]) \
+        == 39
