@@ -41,7 +41,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from mdkit import database, writer
 from mdkit.barrierfolder import HopFolder
-from mdkit.errors import MdkitError
+from mdkit.errors import MdkitError, NotConverged
 from mdkit.sites import SiteMap
 
 #: Largest distance mismatch (Å) between two hops still called equivalent: well
@@ -66,7 +66,7 @@ class BarrierError(MdkitError):
     """A hop, end state or band setting that cannot be used."""
 
 
-class BandConvergenceWarning(UserWarning):
+class BandConvergenceWarning(NotConverged):
     """A band stopped at its step limit above the force criterion."""
 
 

@@ -22,6 +22,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,8 @@ from typing import Callable
 from mdkit.errors import MdkitError
 
 
-class CalculatorError(MdkitError):
-    """An unknown, missing or misconfigured calculator."""
+class EngineError(MdkitError):
+    """An unknown, missing or misconfigured engine (named apart from ASE's ``CalculatorError``)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ class Engine:
         valid = [p for p in valid if p not in ("atoms", "charge")]
         for key in options:
             if key not in valid:
-                raise CalculatorError(f"calculator {name!r} has no option {key!r}; valid "
-                                      f"options: {', '.join(valid) or 'none'}.")
+                raise EngineError(f"calculator {name!r} has no option {key!r}; valid "
+                                  f"options: {', '.join(valid) or 'none'}.")
 
     def check_elements(self, name: str, atoms) -> None:
         """Reject a structure holding an element the engine has no parameters for."""
@@ -104,8 +105,8 @@ class Engine:
             return
         for index, symbol in enumerate(atoms.get_chemical_symbols()):
             if symbol not in self.elements:
-                raise CalculatorError(f"calculator {name!r} knows only "
-                                      f"{', '.join(self.elements)}; atom {index} is {symbol}.")
+                raise EngineError(f"calculator {name!r} knows only "
+                                  f"{', '.join(self.elements)}; atom {index} is {symbol}.")
 
     def effective_options(self, options: dict) -> dict:
         """``options`` with every default the engine runs with filled in, in its spelling.
@@ -205,10 +206,10 @@ def torch_device(device: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     kind, _, index = str(device).partition(":")
     if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
-        raise CalculatorError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N.")
+        raise EngineError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N.")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise CalculatorError(f"device {device!r} asked for, but torch sees no GPU here; "
-                              "use device = \"auto\" or \"cpu\".")
+        raise EngineError(f"device {device!r} asked for, but torch sees no GPU here; "
+                          "use device = \"auto\" or \"cpu\".")
     return str(device)
 
 
@@ -218,14 +219,14 @@ def _sevennet(atoms, charge, model="7net-0", modal=None, device="auto"):
 
     if model not in SEVENNET_SHIPPED:
         if not Path(model).is_file():
-            raise CalculatorError(f"sevennet model {model!r} is neither a checkpoint shipped "
-                                  f"with sevenn ({', '.join(SEVENNET_SHIPPED)}) nor a "
-                                  "checkpoint file.")
+            raise EngineError(f"sevennet model {model!r} is neither a checkpoint shipped "
+                              f"with sevenn ({', '.join(SEVENNET_SHIPPED)}) nor a "
+                              "checkpoint file.")
         _check_saved_by_torch(model, "SevenNet")
     try:
         calculator = SevenNetCalculator(model=model, modal=modal, device=torch_device(device))
     except ValueError as err:  # sevenn's word on a missing or unknown modal
-        raise CalculatorError(f"sevennet model {model!r}: {err}.") from None
+        raise EngineError(f"sevennet model {model!r}: {err}.") from None
     _inference_only(calculator.model)
     return calculator
 
@@ -243,8 +244,8 @@ def _check_saved_by_torch(path, kind: str) -> None:
     except (zipfile.BadZipFile, OSError):
         saved = False
     if not saved:
-        raise CalculatorError(f"{path} is not a {kind} model: torch did not write it (a "
-                              "saved model is a zip archive holding data.pkl).")
+        raise EngineError(f"{path} is not a {kind} model: torch did not write it (a "
+                          "saved model is a zip archive holding data.pkl).")
 
 
 def _inference_only(model) -> None:
@@ -268,8 +269,8 @@ def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
     if not atoms.cell.any():
         atoms.center(vacuum=vacuum)
     if model is not None and not Path(model).is_file():
-        raise CalculatorError(f"chgnet model file {model!r} does not exist; leave model out "
-                              "for CHGNet's shipped model.")
+        raise EngineError(f"chgnet model file {model!r} does not exist; leave model out "
+                          "for CHGNet's shipped model.")
     if model is not None:
         _check_saved_by_torch(model, "CHGNet")
     loaded = CHGNet.from_file(model) if model else CHGNet.load(verbose=False)
@@ -280,8 +281,8 @@ def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
 def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
     """MACE from a model file the user supplies (no weights can be downloaded)."""
     if model is None or not Path(model).is_file():
-        raise CalculatorError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
-                              f"an existing MACE model file (got {model!r}).")
+        raise EngineError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
+                          f"an existing MACE model file (got {model!r}).")
     _check_saved_by_torch(model, "MACE")
     from mace.calculators import MACECalculator
 
@@ -299,20 +300,20 @@ def _python(atoms, charge, factory=None, **options):
 
     module, _, attribute = str(factory).partition(":")
     if factory is None or not module or not attribute:
-        raise CalculatorError(f"calculator 'python' needs factory = \"package.module:callable\""
-                              f" (got {factory!r}).")
+        raise EngineError(f"calculator 'python' needs factory = \"package.module:callable\""
+                          f" (got {factory!r}).")
     try:
         target = getattr(importlib.import_module(module), attribute)
     except ImportError as err:
-        raise CalculatorError(f"factory {factory!r}: cannot import {module} ({err}).") from None
+        raise EngineError(f"factory {factory!r}: cannot import {module} ({err}).") from None
     except AttributeError:
-        raise CalculatorError(f"factory {factory!r}: {module} has no {attribute!r}.") from None
+        raise EngineError(f"factory {factory!r}: {module} has no {attribute!r}.") from None
     accepted = inspect.signature(target).parameters
     extra = {k: v for k, v in (("atoms", atoms), ("charge", charge)) if k in accepted}
     calculator = target(**options, **extra)
     if not isinstance(calculator, BaseCalculator):
-        raise CalculatorError(f"factory {factory!r} returned a {type(calculator).__name__}, "
-                              "not an ASE calculator.")
+        raise EngineError(f"factory {factory!r} returned a {type(calculator).__name__}, "
+                          "not an ASE calculator.")
     return calculator
 
 
@@ -358,22 +359,27 @@ def make_calculator(name: str, atoms, charge: int = 0, **options):
     try:
         return engine.factory(atoms, charge, **options)
     except TypeError as err:
-        raise CalculatorError(f"calculator {name!r} does not accept these options "
-                              f"({err}); check the [calculator] keys.") from None
+        # an engine that checks its own keywords (GPAW) refuses one of the user's
+        # options; any other TypeError is a bug and keeps its traceback
+        refused = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        if refused is None or refused.group(1) not in options:
+            raise
+        raise EngineError(f"calculator {name!r} has no option {refused.group(1)!r}; "
+                          "check the [calculator] keys.") from None
 
 
 def engine_for(name: str) -> Engine:
     """The registry entry for ``name``, checking that its package is installed."""
     if name not in CALCULATORS:
-        raise CalculatorError(f"unknown calculator {name!r}; choose one of "
-                              f"{', '.join(CALCULATORS)}.")
+        raise EngineError(f"unknown calculator {name!r}; choose one of "
+                          f"{', '.join(CALCULATORS)}.")
     engine = CALCULATORS[name]
     try:
         importlib.import_module(engine.module)
     except ImportError as err:
-        raise CalculatorError(f"calculator {name!r} needs the {engine.distribution} "
-                              f"package, which is not installed ({err}); install it with: "
-                              f"{engine.install}.") from None
+        raise EngineError(f"calculator {name!r} needs the {engine.distribution} "
+                          f"package, which is not installed ({err}); install it with: "
+                          f"{engine.install}.") from None
     return engine
 
 

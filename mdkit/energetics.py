@@ -28,7 +28,7 @@ from ase.calculators.calculator import PropertyNotImplementedError, all_properti
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from mdkit import database
-from mdkit.errors import MdkitError
+from mdkit.errors import MdkitError, NotConverged
 from mdkit.sites import HALOGENS, NON_METALS
 
 #: e·Å per Debye.
@@ -41,7 +41,7 @@ class EnergeticsError(MdkitError):
     """A structure, reaction or option the energetics cannot work with."""
 
 
-class ConvergenceWarning(UserWarning):
+class ConvergenceWarning(NotConverged):
     """A relaxation stopped at its step limit above the force criterion."""
 
 

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import tomli_w
 
-from mdkit.errors import MdkitError
-from mdkit.progress import ItemProgress
+from mdkit.errors import ComputationFailed, MdkitError
+from mdkit.progress import ItemProgress, quiet_startup_warnings
 from mdkit.protocol import anchored, load_spec, spec_from_dict
 from mdkit.runfolder import (RunFolder, RunFolderError, SweepFolder, member_status,
                              sweep_members)
@@ -168,6 +168,7 @@ def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
     """
     from mdkit.md import run
 
+    quiet_startup_warnings()  # a worker process does not inherit the command line's filter
     spec_path = Path(spec_path)
     started = time.perf_counter()
     result = {"name": spec_path.stem, "status": "finished", "reason": ""}
@@ -187,7 +188,7 @@ def run_member(spec_path, analyze=None, mpi_ranks: int = 1) -> dict:
         if analyze is not None and run_folder.finished \
                 and not run_folder.output("summary.json").exists():
             analyze(spec.folder)
-    except MdkitError as err:
+    except (MdkitError, ComputationFailed) as err:
         result.update(status="failed", reason=str(err))
     result["wall_s"] = time.perf_counter() - started
     return result

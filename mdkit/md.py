@@ -36,15 +36,16 @@ from ase.parallel import world
 
 from mdkit import store
 from mdkit.calculators import engine_for, engine_info, engine_version, make_calculator
-from mdkit.errors import MdkitError
+from mdkit.errors import ComputationFailed
 from mdkit.masses import repartition_hydrogen_mass
+from mdkit.progress import LogLines
 from mdkit.protocol import RunSpec, Stage
 from mdkit.runfolder import RunFolder, RunStateError  # noqa: F401 (raised by run)
 from mdkit.systems import build, read_structure, write_structure
 from mdkit.thermostats import THERMOSTATS
 
 
-class MDBlowUp(MdkitError):
+class MDBlowUp(ComputationFailed):
     """The dynamics left physical ground (NaN energy, runaway temperature or drift)."""
 
 
@@ -76,7 +77,8 @@ def prepare_structure(spec: RunSpec) -> tuple:
 
 
 class _Progress:
-    """Progress on a terminal (rich), one line per stage elsewhere, nothing when silenced."""
+    """Progress on a terminal (rich); elsewhere a line per stage and :class:`LogLines`;
+    nothing when silenced."""
 
     def __init__(self, spec: RunSpec, enabled: bool | None):
         self.spec = spec
@@ -84,6 +86,8 @@ class _Progress:
         self.live = self.live and world.rank == 0
         # stage lines for logs only when not silenced (enabled=False is silent)
         self.lines = enabled is None and not self.live and world.rank == 0
+        self._log = LogLines("mdkit run", spec.total_steps * spec.timestep_fs / 1000, "ps") \
+            if self.lines else None
         self._bar = None
 
     def __enter__(self):
@@ -112,6 +116,9 @@ class _Progress:
                   f"{step * self.spec.timestep_fs / 1000:.3f} ps", file=sys.stderr, flush=True)
 
     def update(self, step: int, row: dict, rate: float) -> None:
+        if self._log is not None:
+            self._log.update(row["time_ps"], f"T {row['temperature_K']:.0f} K, E "
+                             f"{row['total_eV']:.3f} eV, stage {row['stage_name']}")
         if self._bar is None:
             return
         total_ps = self.spec.total_steps * self.spec.timestep_fs / 1000

@@ -10,7 +10,7 @@ import pytest
 from ase.calculators.calculator import Calculator, all_changes
 
 from mdkit import calculators, store
-from mdkit.calculators import CalculatorError, Engine, make_calculator
+from mdkit.calculators import EngineError, Engine, make_calculator
 
 
 def nve_spread_per_atom(thermo, n_atoms):
@@ -19,7 +19,7 @@ def nve_spread_per_atom(thermo, n_atoms):
 
 
 def test_unknown_engine():
-    with pytest.raises(CalculatorError, match="unknown calculator 'vasp'; choose one of gfnff"):
+    with pytest.raises(EngineError, match="unknown calculator 'vasp'; choose one of gfnff"):
         make_calculator("vasp", None)
 
 
@@ -27,17 +27,17 @@ def test_missing_engine_names_the_package(monkeypatch):
     monkeypatch.setitem(calculators.CALCULATORS, "fancy",
                         Engine(lambda a, c: None, "no_such_module_xyz", "fancy-ff",
                                "pip install fancy-ff"))
-    with pytest.raises(CalculatorError, match="needs the fancy-ff package.*pip install fancy-ff"):
+    with pytest.raises(EngineError, match="needs the fancy-ff package.*pip install fancy-ff"):
         make_calculator("fancy", None)
 
 
 def test_bad_option_names_the_section():
     from ase.cluster import Icosahedron
 
-    with pytest.raises(CalculatorError, match="'gfnff' has no option 'colour'; valid options: "
+    with pytest.raises(EngineError, match="'gfnff' has no option 'colour'; valid options: "
                                               "solvent"):
         make_calculator("gfnff", Icosahedron("Ag", 2), 0, colour="blue")
-    with pytest.raises(CalculatorError, match="'emt' has no option 'cutoff'; valid options: none"):
+    with pytest.raises(EngineError, match="'emt' has no option 'cutoff'; valid options: none"):
         make_calculator("emt", Icosahedron("Ag", 2), 0, cutoff=3)
 
 
@@ -136,7 +136,7 @@ def test_emt_knows_only_its_metals_and_names_the_first_other_atom():
     from mdkit.systems import build
 
     atoms, _ = build("mo6cl14")
-    with pytest.raises(CalculatorError, match=r"calculator 'emt' knows only Al, Cu, Ag, Au, Ni, "
+    with pytest.raises(EngineError, match=r"calculator 'emt' knows only Al, Cu, Ag, Au, Ni, "
                                               r"Pd, Pt; atom 0 is Mo\."):
         make_calculator("emt", atoms, -2)
 
@@ -148,7 +148,7 @@ def test_a_new_entry_with_elements_needs_no_other_code(monkeypatch):
     make_calculator("toy", _argon(), 0)
     monkeypatch.setitem(calculators.CALCULATORS, "toy",
                         Engine(_fixed_dipole, "ase", "ase", "pip install ase", elements=("Ar",)))
-    with pytest.raises(CalculatorError, match=r"'toy' knows only Ar; atom 2 is Kr\."):
+    with pytest.raises(EngineError, match=r"'toy' knows only Ar; atom 2 is Kr\."):
         make_calculator("toy", _argon(), 0)
 
 
@@ -190,3 +190,25 @@ def test_a_new_entry_with_defaults_versions_and_records_needs_no_other_code(monk
     assert calculators.engine_version("toy") == version
     assert calculators.engine_info("toy", {"width": 4}) == {
         "name": "toy", "version": version, "charge_aware": True, "width": "4"}
+
+
+def _strict_engine(sigma=3.4):
+    """An engine that checks its own keywords by its signature."""
+    from ase.calculators.lj import LennardJones
+
+    return LennardJones(sigma=sigma)
+
+
+def _buggy_engine():
+    """An engine whose constructor has a bug that happens to be a TypeError."""
+    return len(5)
+
+
+def test_an_engine_bug_keeps_its_traceback_and_a_bad_option_is_one_sentence():
+    atoms = _argon()
+    with pytest.raises(TypeError, match="has no len"):
+        make_calculator("python", atoms, factory="test_calculators:_buggy_engine")
+    with pytest.raises(EngineError, match="'python' has no option 'colour'"):
+        make_calculator("python", atoms, factory="test_calculators:_strict_engine", colour=2)
+    assert make_calculator("python", atoms, factory="test_calculators:_strict_engine",
+                           sigma=3.0).parameters.sigma == 3.0

@@ -1,10 +1,12 @@
-"""The command line as a user runs it: real subprocesses, real files."""
+"""The command line as a user runs it: real subprocesses, real files, honest exits."""
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import ase.db
 import numpy as np
 import pytest
 
@@ -134,3 +136,86 @@ def test_too_close_atoms_rejected(tmp_path):
     result = mdkit("sites", bad)
     assert result.returncode == 2
     assert "atoms 2 (Ag) and 3 (Ag) are 0.173 Å apart" in result.stderr
+
+
+def test_help_documents_the_exit_statuses():
+    result = mdkit("--help")
+    said = result.stdout.split("exit status:")[1]
+    assert "1  a computation failed" in said and "2  bad input" in said
+
+
+SPEC = """
+[system]
+build = "ag13"
+[calculator]
+name = "emt"
+[md]
+timestep_fs = 2.0
+seed = 4
+stride_fs = 10
+checkpoint_ps = 0.02
+max_temperature_K = {max_T}
+[[stages]]
+name = "heat"
+thermostat = "langevin"
+temperature_K = 300
+duration_ps = 0.1
+"""
+
+
+def test_a_blown_up_run_exits_1_in_one_sentence_and_keeps_its_folder(tmp_path):
+    # a Langevin start at 300 K passes 50 K at once: the blow-up check, not a typo
+    (tmp_path / "hot.toml").write_text(SPEC.format(max_T=50))
+    result = mdkit("run", "--quiet", "--no-analyze", "hot.toml", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("mdkit run: failed: the temperature reached ")
+    meta = json.loads((tmp_path / "hot" / "meta.json").read_text())
+    assert meta["status"] == "failed" and "above max_temperature_K = 50" in meta["reason"]
+    assert (tmp_path / "hot" / "thermo.csv").read_text().count("\n") >= 2  # header + a frame
+
+
+def test_a_relaxation_stopped_at_its_step_limit_exits_1_with_its_result_kept(tmp_path):
+    assert mdkit("build", "ag13", "-o", tmp_path / "a.xyz").returncode == 0
+    shutil.copy(tmp_path / "a.xyz", tmp_path / "b.xyz")
+    result = mdkit("energies", "isomers", "a.xyz", "b.xyz", "--calculator", "emt", "--steps",
+                   "1", "--fmax", "1e-6", "--db", "x.db", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "stopped after 1 steps" in result.stderr  # the library's warning, then ours
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "mdkit energies: failed: a relaxation or band stopped at its step limit")
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:3]] == ["a", "b"]
+    with ase.db.connect(tmp_path / "x.db") as db:
+        assert [row.converged for row in db.select(kind="relaxed")] == [False]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("basis=dzp", "dzp"),
+    ("h=0.18", 0.18),
+    ("maxiter = 300", 300),
+    ("occupations={name='fermi-dirac', width=0.1}", {"name": "fermi-dirac", "width": 0.1}),
+    ("kpts=[1, 1, 1]", [1, 1, 1]),
+    ("model=models/ag.model", "models/ag.model"),
+    ("xc='PBE0, HSE'", "PBE0, HSE"),
+])
+def test_option_values_are_read_whole_as_toml(text, value):
+    from mdkit.cli.common import engine_option
+
+    assert engine_option(text) == (text.split("=")[0].strip(), value)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("occupations={name='fermi-dirac', width=0.1", "not a TOML value"),
+    ("basis=dzp,szp", "not a TOML value"),
+    ("basis", "must be KEY=VALUE"),
+    ("=dzp", "must be KEY=VALUE"),
+])
+def test_malformed_options_are_refused_naming_the_option(text, words):
+    import argparse
+
+    from mdkit.cli.common import engine_option
+
+    with pytest.raises(argparse.ArgumentTypeError, match="--option") as refused:
+        engine_option(text)
+    assert words in str(refused.value)

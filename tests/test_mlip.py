@@ -12,7 +12,7 @@ import pytest
 from ase.cluster import Icosahedron
 
 from mdkit import store
-from mdkit.calculators import CalculatorError, engine_info, make_calculator
+from mdkit.calculators import EngineError, engine_info, make_calculator
 from mdkit.masses import MassError, repartition_hydrogen_mass
 
 
@@ -63,18 +63,18 @@ def test_device_auto_is_the_cpu_here_with_the_threads_asked_for(monkeypatch):
     info = engine_info("sevennet", {})
     assert info["device"] == "cpu" and info["threads"] == 1 and info["model"] == "7net-0"
     assert info["charge_aware"] is False
-    with pytest.raises(CalculatorError, match="torch sees no GPU"):
+    with pytest.raises(EngineError, match="torch sees no GPU"):
         make_calculator("sevennet", atoms, 0, device="cuda")
-    with pytest.raises(CalculatorError, match="device 'tpu' is not one of auto, cpu"):
+    with pytest.raises(EngineError, match="device 'tpu' is not one of auto, cpu"):
         make_calculator("sevennet", atoms, 0, device="tpu")
 
 
 def test_sevennet_models_shipped_or_files():
     atoms = _rattled_ag13()
-    with pytest.raises(CalculatorError, match="neither a checkpoint shipped with sevenn"):
+    with pytest.raises(EngineError, match="neither a checkpoint shipped with sevenn"):
         make_calculator("sevennet", atoms, 0, model="7net-omat")
     # the multi-fidelity model needs its modal, and says which exist
-    with pytest.raises(CalculatorError, match="modal"):
+    with pytest.raises(EngineError, match="modal"):
         make_calculator("sevennet", atoms, 0, model="7net-mf-0")
     calc = make_calculator("sevennet", atoms, 0, model="7net-mf-0", modal="PBE")
     atoms.calc = calc
@@ -119,7 +119,7 @@ def test_mace_from_a_model_file(short_run, tmp_path):
     _, folder, thermo = short_run(tmp_path, "ag13", "mace", f'model = "{model}"',
                                   heat=0.002, nve=0.004)
     assert store.read_json(folder / "meta.json")["engine"]["model"] == str(model)
-    with pytest.raises(CalculatorError, match="needs model = "):
+    with pytest.raises(EngineError, match="needs model = "):
         make_calculator("mace", atoms, 0)
 
 
@@ -142,7 +142,7 @@ def test_python_factory_engine(short_run, tmp_path):
                           ("no_such_pkg.mod:f", "cannot import no_such_pkg.mod"),
                           ("ase.calculators.emt:Nope", "has no 'Nope'"),
                           ("numpy:zeros", "not an ASE calculator")):
-        with pytest.raises(CalculatorError, match=said):
+        with pytest.raises(EngineError, match=said):
             make_calculator("python", dimer, 0, factory=factory,
                             **({"shape": 3} if factory == "numpy:zeros" else {}))
 

@@ -74,7 +74,7 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
         ``K0_cm2_Vs`` (Mason-Schamp reduced mobility, None for a neutral),
         ``converged`` (target reached), ``diagnostics`` and ``wall_s``;
         ``param_set`` and ``param_set_citation``, ``geometry`` (the
-        structure's ``info["source"]`` or ``info["name"]``), ``systematic_A2``
+        structure's ``info["name"]`` and ``info["source"]``), ``systematic_A2``
         (the band in Å², None without one) and ``systematic`` (how it was
         made: per set, its relative change).
         TM diagnostics: ``trajectories`` integrated, ``steps``, ``retried``
@@ -141,7 +141,8 @@ def ccs(atoms, charges=None, method="tm", gas="N2", temperature_K=298.0, target_
                                        temperature_K) if method == "tm" else None,
         "converged": reached if target_error is not None else None,
         "param_set": model.param_set, "param_set_citation": parameter_sets()[model.param_set],
-        "geometry": str(atoms.info.get("source", atoms.info.get("name", "not recorded"))),
+        "geometry": "; ".join(str(atoms.info[k]) for k in ("name", "source")
+                              if atoms.info.get(k)) or "not recorded",
         "systematic_A2": None if band is None else band["systematic_A2"],
         "systematic": band,
         "diagnostics": diagnostics, "wall_s": time.perf_counter() - start,

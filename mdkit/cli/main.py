@@ -13,9 +13,12 @@ import argparse
 import os
 import sys
 import textwrap
+import warnings
 from importlib import import_module
 
-from mdkit.errors import MdkitError
+from mdkit.errors import (EXIT_BAD_INPUT, EXIT_FAILED, ComputationFailed, MdkitError,
+                          NotConverged)
+from mdkit.progress import quiet_startup_warnings
 
 COMMANDS = [
     ("build", "mdkit.cli.build"),
@@ -39,8 +42,11 @@ COMMANDS = [
 
 EXIT_CODES = """exit status:
   0  done
-  1  a computation failed (a sweep member, ...); the sentence says which
-  2  bad input: the sentence names the file, key, option or atom and what is valid"""
+  1  a computation failed: the dynamics blew up, an SCF, relaxation or NEB band
+     did not converge, or a sweep member failed; one sentence says which, and
+     what was written so far is kept
+  2  bad input: one sentence names the file, key, option or atom and what is
+     valid; nothing was computed or changed"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,15 +87,49 @@ def _mpi_environment() -> None:
             pass
 
 
+def _computation_failures() -> tuple:
+    """Exception types of a computation that ran and failed: ours, ASE's and GPAW's
+    (GPAW's only when it is loaded, so that asking does not import it)."""
+    from ase.calculators.calculator import CalculationFailed
+
+    gpaw = sys.modules.get("gpaw")
+    return (ComputationFailed, CalculationFailed,
+            *((gpaw.ConvergenceError,) if hasattr(gpaw, "ConvergenceError") else ()))
+
+
 def main(argv=None) -> int:
     _mpi_environment()
+    quiet_startup_warnings()
     args = parser().parse_args(argv)
-    try:
-        code = args.func(args)  # a command may report partial failure (a sweep) as 1
-    except MdkitError as err:
-        print(f"mdkit {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    # warnings are held back until the command ends: refused input then gets its one
+    # sentence alone, not after a library's remarks on the same input
+    with warnings.catch_warnings(record=True) as held:
+        try:
+            code = args.func(args)  # a command may report partial failure (a sweep) as 1
+        except MdkitError as err:
+            print(f"mdkit {args.command}: error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except Exception as err:
+            if not isinstance(err, _computation_failures()):
+                raise
+            _show(held)
+            said = str(err) if isinstance(err, ComputationFailed) \
+                else f"the engine did not converge ({type(err).__name__}: {err})"
+            print(f"mdkit {args.command}: failed: {said}", file=sys.stderr)
+            return EXIT_FAILED
+    _show(held)
+    stopped = [w for w in held if issubclass(w.category, NotConverged)]
+    if stopped:
+        print(f"mdkit {args.command}: failed: a relaxation or band stopped at its step limit "
+              "before converging (said above); its result is kept.", file=sys.stderr)
+        return EXIT_FAILED
     return code or 0
+
+
+def _show(held) -> None:
+    for message in held:
+        warnings.showwarning(message.message, message.category, message.filename,
+                             message.lineno)
 
 
 if __name__ == "__main__":

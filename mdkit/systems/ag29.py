@@ -32,5 +32,7 @@ def ag29_bdt12() -> tuple:
 
     with DATA.open() as handle:
         atoms = ase.io.read(handle, format="extxyz")
-    atoms.info = {"charge": -3, "name": "[Ag29(BDT)12]3-"}
+    # keep the file's record of how the model was relaxed: CCS results cite their geometry
+    atoms.info = {"charge": -3, "name": "[Ag29(BDT)12]3-",
+                  "source": f"mdkit/data/ag29_bdt12.xyz: {atoms.info.get('source', '')}"}
     return atoms, sitemap_from_atoms(atoms, list(SITE_CLASSES))
