@@ -33,6 +33,7 @@ COMMANDS = [
     ("barrier", "mdkit.cli.barrier"),
     ("plot", "mdkit.cli.plot"),
     ("validate", "mdkit.cli.validate"),
+    ("train", "mdkit.cli.train"),
     ("snapshots", "mdkit.cli.snapshots"),
     ("draw", "mdkit.cli.draw"),
     ("figure", "mdkit.cli.figure"),
