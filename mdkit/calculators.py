@@ -280,14 +280,23 @@ def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
 
 def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
     """MACE from a model file the user supplies (no weights can be downloaded)."""
+    from ase.data import chemical_symbols
+
     if model is None or not Path(model).is_file():
         raise EngineError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
                           f"an existing MACE model file (got {model!r}).")
     _check_saved_by_torch(model, "MACE")
     from mace.calculators import MACECalculator
 
-    return MACECalculator(model_paths=str(model), device=torch_device(device),
-                          default_dtype=default_dtype)
+    calculator = MACECalculator(model_paths=str(model), device=torch_device(device),
+                                default_dtype=default_dtype)
+    # a specialist knows only the elements it was trained on; elsewhere it answers nonsense
+    known = {chemical_symbols[int(z)] for z in calculator.models[0].atomic_numbers}
+    for index, symbol in enumerate(atoms.get_chemical_symbols()):
+        if symbol not in known:
+            raise EngineError(f"MACE model {model} was trained on {', '.join(sorted(known))}"
+                              f" only; atom {index} is {symbol}.")
+    return calculator
 
 
 def _python(atoms, charge, factory=None, **options):

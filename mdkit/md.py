@@ -206,6 +206,8 @@ class _Runner:
                 self.meta = {**_meta(spec, "running", self.engine), "meta_rebuilt": _now()}
             self.meta.setdefault("resumed_at_ps", []).append(
                 self.step * spec.timestep_fs / 1000)
+        self.teacher = None  # made at the first check
+        self.checks = list(checkpoint.get("teacher_check", [])) if checkpoint is not None else []
         self.writer = store.TrajectoryWriter(self.folder, len(atoms),
                                              [s.name for s in spec.stages], n_frames)
         self.wall_before = float(self.meta.get("wall_s", 0.0))
@@ -288,6 +290,8 @@ class _Runner:
             row = self.writer.add(atoms, self.step, self.step * spec.timestep_fs / 1000,
                                   index, energy)
             self._check(stage, row, reference)
+            if spec.check and self.step % spec.steps(spec.check["every_ps"]) == 0:
+                self._teacher_check(row)
             rate = (self.step - self.clock_step) / max(time.perf_counter() - self.clock, 1e-9)
             self.progress.update(self.step, row, rate)
 
@@ -315,6 +319,42 @@ class _Runner:
                                f"more than nve_drift_eV_per_atom = "
                                f"{self.spec.nve_drift_eV_per_atom:g}: shorten timestep_fs.")
 
+    def _teacher_check(self, row: dict) -> None:
+        """Recompute this frame with the check's engine; warn once past the threshold.
+
+        The engine's forces at these positions are already known (the MD step
+        computed them), so one call of the checking engine is the whole cost.
+        """
+        if any(done["step"] == row["step"] for done in self.checks):
+            return  # a resumed run passes the frame of its checkpoint again
+        check, atoms = self.spec.check, self.atoms
+        if self.teacher is None:
+            options = {k: v for k, v in check["with"].items() if k != "name"}
+            self.teacher = atoms.copy()
+            self.teacher.set_constraint()
+            before = self.teacher.positions[0].copy()
+            self.teacher.calc = make_calculator(check["with"]["name"], self.teacher,
+                                                self.sites.charge, **options)
+            self.teacher_shift = self.teacher.positions[0] - before  # engines that box it
+        self.teacher.positions = atoms.positions + self.teacher_shift
+        error = atoms.get_forces(apply_constraint=False) - self.teacher.get_forces()
+        symbols = np.array(atoms.get_chemical_symbols())
+        result = {"step": row["step"], "time_ps": row["time_ps"],
+                  "force_mae_eV_per_A": float(np.abs(error).mean()),
+                  "force_max_eV_per_A": float(np.abs(error).max()),
+                  **{f"force_mae_{e}_eV_per_A": float(np.abs(error[symbols == e]).mean())
+                     for e in sorted(set(symbols))}}
+        self.checks.append(result)
+        limit = self.spec.check["force_mae_eV_per_A"]
+        if result["force_mae_eV_per_A"] > limit and "check_warning" not in self.meta:
+            self.meta["check_warning"] = warning = (
+                f"at {row['time_ps']:.2f} ps the forces differ from "
+                f"{check['with']['name']}'s by {result['force_mae_eV_per_A']:.3f} eV/A on "
+                f"average, more than check_force_mae_eV_per_A = {limit:g}: the run has left "
+                "the region its engine was trained on.")
+            if world.rank == 0:
+                print(f"mdkit run: warning: {warning}", file=sys.stderr, flush=True)
+
     def _checkpoint(self, dyn) -> None:
         if dyn is not None and dyn.nsteps == 0:
             # ASE calls the observers at step 0 again when a run restarts there,
@@ -328,7 +368,9 @@ class _Runner:
             "step": self.step, "n_frames": self.writer.n_frames,
             "rng": self.rng.bit_generator.state,
             "positions": self.atoms.get_positions(), "momenta": self.atoms.get_momenta(),
-            **self.thermostat_state})
+            "teacher_check": self.checks, **self.thermostat_state})
+        if self.spec.check:
+            self.run_folder.write_teacher_check(self.checks)
         self._write_meta("running")
 
     def _write_meta(self, status: str, **extra) -> None:

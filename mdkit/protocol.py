@@ -90,6 +90,8 @@ class RunSpec:
     #: Mass given to every H (amu), taken from its bonded atom; None keeps the real masses.
     hydrogen_mass_amu: float | None = None
     stages: list[Stage] = field(default_factory=list)
+    #: The teacher's check along the run (``with``, ``every_ps``, ``force_mae_eV_per_A``).
+    check: dict | None = None
 
     def steps(self, duration_ps: float) -> int:
         """Number of MD steps in ``duration_ps``."""
@@ -154,6 +156,8 @@ def load_spec(path) -> RunSpec:
         Naming the file, the key and the valid choices.
     """
     path = Path(path)
+    if path.is_dir():
+        raise RunSpecError(f"{path} is a folder; give a run spec in it (a .toml file).")
     if not path.is_file():
         raise RunSpecError(f"run spec {path} does not exist.")
     try:
@@ -228,6 +232,7 @@ def spec_from_dict(data: dict, path) -> RunSpec:
     calculator = anchored(data, path)["calculator"]
     if not isinstance(calculator, dict):
         _fail(path, "[calculator]", "must be a table with a name.")
+    calculator, check = _teacher_check(path, calculator)
     name = calculator.get("name")
     if name not in CALCULATORS:
         _fail(path, "[calculator]", f"name {name!r} is not one of {', '.join(CALCULATORS)}.")
@@ -245,7 +250,10 @@ def spec_from_dict(data: dict, path) -> RunSpec:
     _check_keys(path, "[output]", output, ("folder",))
     folder = path.parent / output.get("folder", path.stem)
 
-    spec = RunSpec(path=path, folder=folder, system=system, calculator=calculator,
+    if check and not _multiple(check["every_ps"] * 1000.0, md.get("stride_fs", 10.0)):
+        _fail(path, "[calculator]", f"check_every_ps ({check['every_ps']}) must be a whole "
+                                    f"multiple of stride_fs ({md.get('stride_fs', 10.0)} fs).")
+    spec = RunSpec(path=path, folder=folder, system=system, calculator=calculator, check=check,
                    **{k: v for k, v in md.items()})
     if not _multiple(spec.stride_fs, spec.timestep_fs):
         _fail(path, "[md]", f"stride_fs ({spec.stride_fs}) must be a whole multiple of "
@@ -260,6 +268,40 @@ def spec_from_dict(data: dict, path) -> RunSpec:
     for number, stage in enumerate(stages, 1):
         spec.stages.append(_stage(path, number, stage, spec))
     return spec
+
+
+#: [calculator] keys that configure the teacher's check rather than the engine.
+CHECK_KEYS = ("check_with", "check_every_ps", "check_force_mae_eV_per_A")
+
+
+def _teacher_check(path, calculator: dict) -> tuple[dict, dict | None]:
+    """Split the teacher-check keys off the engine's options.
+
+    ``check_with`` names a registry engine (or is a table with ``name`` and
+    that engine's options) that recomputes one frame every ``check_every_ps``
+    (default 0.5); a force MAE above ``check_force_mae_eV_per_A`` (default
+    0.15) warns once.
+    """
+    from mdkit.calculators import CALCULATORS
+
+    engine = {k: v for k, v in calculator.items() if k not in CHECK_KEYS}
+    if not any(k in calculator for k in CHECK_KEYS):
+        return engine, None
+    if "check_with" not in calculator:
+        _fail(path, "[calculator]", "check_every_ps and check_force_mae_eV_per_A need "
+                                    "check_with, the engine that checks (e.g. \"sevennet\").")
+    teacher = calculator["check_with"]
+    teacher = dict(teacher) if isinstance(teacher, dict) else {"name": teacher}
+    if teacher.get("name") not in CALCULATORS:
+        _fail(path, "[calculator]", f"check_with {teacher.get('name')!r} is not one of "
+                                    f"{', '.join(CALCULATORS)}.")
+    teacher = anchored({"calculator": teacher}, path)["calculator"]
+    check = {"with": teacher, "every_ps": calculator.get("check_every_ps", 0.5),
+             "force_mae_eV_per_A": calculator.get("check_force_mae_eV_per_A", 0.15)}
+    _number(path, "[calculator]", "check_every_ps", check["every_ps"], positive=True)
+    _number(path, "[calculator]", "check_force_mae_eV_per_A", check["force_mae_eV_per_A"],
+            positive=True)
+    return engine, check
 
 
 def _stage(path, number, stage, spec) -> Stage:

@@ -54,6 +54,8 @@ SITES = "sites.json"
 REPORT = "report.html"
 SUMMARY = "summary.json"
 SWEEP_INDEX = "sweep.json"
+#: The check engine's verdict along the run (``check_with`` in the spec), one row per check.
+TEACHER_CHECK = "teacher_check.csv"
 #: Columns of thermo.csv, one row per frame.
 THERMO_COLUMNS = ("frame", "step", "time_ps", "stage", "stage_name", "temperature_K",
                   "potential_eV", "kinetic_eV", "total_eV")
@@ -225,6 +227,25 @@ class RunFolder:
             raise RunFolderError(f"{path} is damaged ({type(err).__name__}: {err}); its "
                                  f"columns must be {', '.join(THERMO_COLUMNS)}.") from None
 
+    # -- the teacher's check -------------------------------------------------------------
+    def write_teacher_check(self, rows: list[dict]) -> None:
+        """Write the check table whole (rank 0): the rows up to the current checkpoint."""
+        if world.rank != 0 or not rows:
+            return
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        with atomic_path(self.path / TEACHER_CHECK) as tmp, tmp.open("w", newline="") as handle:
+            table = csv.DictWriter(handle, columns)
+            table.writeheader()
+            table.writerows(rows)
+
+    def read_teacher_check(self) -> list[dict] | None:
+        """The check rows (numbers as float), or None for a run without a check."""
+        path = self.path / TEACHER_CHECK
+        if not path.exists():
+            return None
+        with path.open(newline="") as handle:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
     def _truncate_thermo(self, n_rows: int) -> None:
         """Keep the first ``n_rows`` rows of thermo.csv (rewritten whole)."""
         if not self.thermo.exists():
@@ -273,6 +294,9 @@ class RunFolder:
 
     def require_run(self) -> None:
         """Raise RunFolderError unless this is a run folder with frames to read."""
+        if self.path.is_file():
+            raise RunFolderError(f"{self.path} is a file, not a run folder; give the folder "
+                                 "`mdkit run` created beside the spec.")
         if not self.path.is_dir():
             raise RunFolderError(f"run folder {self.path} does not exist.")
         if not self.topology.is_file():
