@@ -28,6 +28,7 @@ import copy
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -58,9 +59,18 @@ def parse_vary(items) -> dict[str, list]:
     vary = {}
     for item in items:
         key, sep, values = item.partition("=")
+        key = key.strip()
         if not sep or not key or not values:
             raise SweepError(f"--vary {item!r} must be KEY=V1,V2,... (e.g. vacancy=center,shell).")
-        vary[key.strip()] = [_scalar(v.strip()) for v in values.split(",") if v.strip()]
+        if key in vary:
+            raise SweepError(f"--vary names {key!r} twice; give all its values in one "
+                             f"--vary {key}=V1,V2.")
+        vary[key] = []
+        for value in (_scalar(v.strip()) for v in values.split(",") if v.strip()):
+            if value in vary[key]:  # 300 and 300.0 too: one run folder for both
+                raise SweepError(f"--vary {item!r} names {value!r} twice; each value is one "
+                                 "group of runs.")
+            vary[key].append(value)
     return vary
 
 
@@ -144,6 +154,10 @@ def expand(spec_path, vary: dict, seeds: list[int], folder=None) -> Path:
                                  f"{', '.join(SHORTHANDS)}, temperature_K or a dotted path "
                                  "such as md.timestep_fs.") from None
         name = "_".join(_label(k, v) for k, v in zip(vary, values))
+        if any(m["name"] == name for m in members):
+            raise SweepError(f"--vary values {', '.join(map(repr, values))} give member name "
+                             f"{name!r} a second time, so two runs would share one folder; "
+                             "make the values differ in letters or digits.")
         members.append({"name": name, "values": dict(zip(vary, values)), "data": data})
     record = {"spec": str(spec_path.resolve()), "vary": vary,
               "members": [{"name": m["name"], "values": m["values"]} for m in members]}
@@ -220,6 +234,24 @@ SWEEP_DASK_CONFIG = {
 }
 
 
+#: The command each batch system's jobs are submitted with (dask-jobqueue calls it).
+SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}
+
+
+def check_cluster(cluster) -> None:
+    """Refuse a cluster kind this machine cannot use, before anything is written.
+
+    Without its submit command on ``PATH`` dask-jobqueue would fail on every
+    job it tries to start, again and again, instead of once.
+    """
+    if cluster not in (None, "local", *SUBMIT):
+        raise SweepError(f"--cluster {cluster!r} is not one of local, {', '.join(SUBMIT)}.")
+    if cluster in SUBMIT and shutil.which(SUBMIT[cluster]) is None:
+        raise SweepError(f"--cluster {cluster} submits jobs with {SUBMIT[cluster]}, which is "
+                         "not on this machine's PATH; launch the sweep where it is (the "
+                         "cluster's login node) or use --cluster local.")
+
+
 def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=None,
                walltime=None, jobs=None, gpus_per_worker: int = 0):
     """A Dask ``Client``: existing scheduler, SLURM/PBS via dask-jobqueue, or local.
@@ -240,8 +272,7 @@ def client_for(scheduler=None, cluster=None, n_workers=None, cores=None, memory=
     os.environ["OMP_NUM_THREADS"] = "1"
     if scheduler:
         return Client(scheduler)
-    if cluster not in (None, "local", "slurm", "pbs"):
-        raise SweepError(f"--cluster {cluster!r} is not one of local, slurm, pbs.")
+    check_cluster(cluster)
     # the scheduler and the nanny-started workers read these when they are made
     with dask.config.set(SWEEP_DASK_CONFIG):
         if cluster in ("slurm", "pbs"):
@@ -377,3 +408,41 @@ def failures(folder, results: list[dict]) -> tuple[dict[str, str], int]:
         if member["name"] not in reasons and run.status == "failed":
             reasons[member["name"]] = (run.meta or {}).get("reason", "see its meta.json")
     return reasons, len(members)
+
+
+def sweep(spec_path, vary: dict, seeds: list[int], folder=None, *, cluster: dict | None = None,
+          analyze=None, mpi_ranks: int = 1, progress: bool | None = None) -> dict:
+    """Expand a sweep and run every unfinished member on a Dask cluster.
+
+    Parameters
+    ----------
+    spec_path, vary, seeds, folder
+        As for :func:`expand`.
+    cluster : dict, optional
+        Keywords of :func:`client_for` (``scheduler``, ``cluster``,
+        ``n_workers``, ``cores``, ``memory``, ``walltime``, ``jobs``,
+        ``gpus_per_worker``); checked before anything is written.
+    analyze, mpi_ranks, progress
+        As for :func:`run_sweep`.
+
+    Returns
+    -------
+    dict
+        ``folder`` (the sweep folder), ``results`` (of this launch, as
+        :func:`run_sweep`), ``failed`` (``{member: reason}``, this launch or
+        an earlier one) and ``n_members``.
+    """
+    cluster = cluster or {}
+    if not cluster.get("scheduler"):
+        check_cluster(cluster.get("cluster"))
+    folder = expand(spec_path, vary, seeds, folder)
+    client = client_for(**cluster)
+    try:
+        print(f"mdkit sweep: {folder} on {client.scheduler_info()['address']}; dashboard: "
+              f"{client.dashboard_link}", file=sys.stderr)
+        results = run_sweep(folder, client, analyze=analyze, mpi_ranks=mpi_ranks,
+                            progress=progress)
+    finally:
+        shutdown(client)
+    failed, n_members = failures(folder, results)
+    return {"folder": folder, "results": results, "failed": failed, "n_members": n_members}

@@ -508,3 +508,64 @@ def test_a_refused_run_leaves_no_lock_file(base, tmp_path, monkeypatch, capsys):
     assert main(["run", "--quiet", "--no-analyze", "other.toml"]) == 2
     assert "differs from the spec" in capsys.readouterr().err
     assert not list(ws.glob(".*.lock"))
+
+
+# --- the command line's own options, each refused by name before any work ---------------
+UNCLOSED = "occupations={name='fermi-dirac', width=0.1"
+COMMAND_LINE_CASES = {
+    "energies: unclosed --option table": (
+        None, ["energies", "dipole", "ag13", "--calculator", "emt", "--option", UNCLOSED],
+        "argument --option: --option \"occupations="),
+    "barrier: unclosed --option table": (
+        None, ["barrier", "ag13", "core-to-shell", "--vacancy", "center", "--calculator",
+               "emt", "--option", UNCLOSED], "not a TOML value"),
+    "validate: --option without a value": (None, ["validate", "good", "--against", "emt",
+                                                  "--option", "basis="], "KEY=VALUE"),
+    "energies: --option values split by commas": (
+        None, ["energies", "dipole", "ag13", "--option", "basis=dzp,szp"], "not a TOML value"),
+    "figure: --dpi 0": (None, ["figure", "good", "--dpi", "0"], "argument --dpi"),
+    "draw: --size 0": (None, ["draw", "ag13.xyz", "-o", "p.png", "--size", "0"],
+                       "argument --size"),
+    "movie: --size 0": (None, ["movie", "good", "-o", "m.gif", "--size", "0"],
+                        "argument --size"),
+    "movie: --frames 0": (None, ["movie", "good", "-o", "m.gif", "--frames", "0"],
+                          "argument --frames"),
+    "movie: --fps -2": (None, ["movie", "good", "-o", "m.gif", "--fps", "-2"],
+                        "argument --fps"),
+    "barrier: --attempt-THz nan": (None, ["barrier", "ag13", "core-to-shell", "--calculator",
+                                          "emt", "--attempt-THz", "nan"], "finite number"),
+    "ccs: a path that does not exist": (None, ["ccs", "rf/doesnotexist", "--method", "pa"],
+                                        "rf/doesnotexist does not exist"),
+    "run: a folder for a spec": (write("specs/notes.txt", "mine"), ["run", "specs"],
+                                 "specs is a folder"),
+    "sweep: a folder for a spec": (write("specs/notes.txt", "mine"),
+                                   ["sweep", "specs", "--seeds", "1-2"], "specs is a folder"),
+    "validate: a structure file for a run": (None, ["validate", "ag13.xyz", "--against", "emt"],
+                                             "ag13.xyz is a file, not a run folder"),
+    "analyze: a structure file for a run": (None, ["analyze", "ag13.xyz"],
+                                            "ag13.xyz is a file, not a run folder"),
+    "sweep: a value twice": (None, ["sweep", "good.toml", "--vary", "temperature_K=300,300"],
+                             "names 300 twice"),
+    "sweep: the same number twice in two spellings": (
+        None, ["sweep", "good.toml", "--vary", "temperature_K=300,300.0"], "twice"),
+    "sweep: a key twice": (None, ["sweep", "good.toml", "--vary", "temperature_K=250",
+                                  "--vary", "temperature_K=300"], "names 'temperature_K' twice"),
+    "sweep: two values, one member folder": (
+        None, ["sweep", "good.toml", "--vary", "system.dope=shell:Hg,shell-Hg"],
+        "two runs would share one folder"),
+    "sweep: unknown cluster kind": (None, ["sweep", "good.toml", "--seeds", "1",
+                                           "--cluster", "lsf"], "invalid choice"),
+    **({"sweep: slurm without sbatch": (None, ["sweep", "good.toml", "--seeds", "1-2",
+                                               "--cluster", "slurm"],
+                                        "sbatch, which is not on this machine's PATH"),
+        "sweep: pbs without qsub": (None, ["sweep", "good.toml", "--seeds", "1-2", "--cluster",
+                                           "pbs"], "qsub, which is not on this machine's PATH")}
+       if shutil.which("sbatch") is None and shutil.which("qsub") is None else {}),
+}
+
+
+@pytest.mark.parametrize("name", list(COMMAND_LINE_CASES))
+def test_command_line_cases(files, name, base, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(CASES, name, COMMAND_LINE_CASES[name])
+    test_bad_input_is_one_sentence_exit_2_and_changes_nothing(files, name, base, tmp_path,
+                                                              monkeypatch, capsys)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 
 from mdkit.cli.common import QUIET
+from mdkit.errors import EXIT_FAILED
 
 
 class CLICommand:
@@ -48,32 +49,25 @@ class CLICommand:
     @staticmethod
     def run(args):
         from mdkit import ensemble
+        from mdkit.analysis.report import analyze_member
 
-        folder = ensemble.expand(args.spec, ensemble.parse_vary(args.vary or []),
-                                 ensemble.parse_seeds(args.seeds), args.out)
-        client = ensemble.client_for(args.scheduler, args.cluster, args.workers, args.cores,
-                                     args.memory, args.walltime, args.jobs,
-                                     args.gpus_per_worker)
-        try:
-            print(f"mdkit sweep: {folder} on {client.scheduler_info()['address']}; "
-                  f"dashboard: {client.dashboard_link}", file=sys.stderr)
-            from mdkit.analysis.report import analyze_member
-
-            results = ensemble.run_sweep(folder, client,
-                                         analyze=None if args.no_analyze else analyze_member,
-                                         mpi_ranks=args.mpi_ranks,
-                                         progress=False if args.quiet else None)
-        finally:
-            ensemble.shutdown(client)
-        failed, n_members = ensemble.failures(folder, results)
+        cluster = {"scheduler": args.scheduler, "cluster": args.cluster,
+                   "n_workers": args.workers, "cores": args.cores, "memory": args.memory,
+                   "walltime": args.walltime, "jobs": args.jobs,
+                   "gpus_per_worker": args.gpus_per_worker}
+        done = ensemble.sweep(args.spec, ensemble.parse_vary(args.vary or []),
+                              ensemble.parse_seeds(args.seeds), args.out, cluster=cluster,
+                              analyze=None if args.no_analyze else analyze_member,
+                              mpi_ranks=args.mpi_ranks, progress=False if args.quiet else None)
+        folder, failed = done["folder"], done["failed"]
         for name, reason in failed.items():
             print(f"mdkit sweep: {name} failed: {reason}", file=sys.stderr)
-        done = sum(r["status"] == "finished" for r in results)
-        print(f"mdkit sweep: {done} run(s) done now, {len(failed)} of {n_members} member(s) "
-              f"failed -> {folder}", file=sys.stderr if failed else sys.stdout)
-        if not args.no_analyze and len(failed) < n_members:
+        finished = sum(r["status"] == "finished" for r in done["results"])
+        print(f"mdkit sweep: {finished} run(s) done now, {len(failed)} of {done['n_members']} "
+              f"member(s) failed -> {folder}", file=sys.stderr if failed else sys.stdout)
+        if not args.no_analyze and len(failed) < done["n_members"]:
             from mdkit.analysis.ensemble import analyze_sweep
 
             analyze_sweep(folder)
             print(f"  group tables and figures in {folder / 'analysis'}")
-        return 1 if failed else 0
+        return EXIT_FAILED if failed else 0

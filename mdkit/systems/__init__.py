@@ -84,7 +84,7 @@ def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -
     from mdkit.systems.halide_clusters import mo6x14
 
     key = name.lower()
-    if Path(name).suffix:
+    if Path(name).suffix or len(Path(name).parts) > 1:  # a path, not a system name
         atoms, sites = read_structure(name)
     elif key == "ag29":
         atoms, sites = ag29_bdt12()
