@@ -12,16 +12,17 @@ reference are cut from the shipped [Ag29(BDT)12]3- model
   S-C bonds (three Ag(I), three thiolates: neutral, 9 atoms).
 
 Engines (all through :func:`mdkit.calculators.make_calculator`): SevenNet-0;
-GPAW LCAO dzp (mdkit's defaults: PBE, h 0.2 Å); GPAW plane waves at several
-cutoffs, and at 500 eV in a smaller and a larger box (4 and 6 Å vacuum).  Every GPAW run uses Fermi-Dirac
-0.01 eV (the fragments are closed-shell; this only steadies the SCF).
+GPAW LCAO dzp (mdkit's defaults: PBE, h 0.2 Å; and on a 0.15 Å grid); GPAW
+plane waves at several cutoffs, and at 500 eV in a smaller and a larger box
+(4 and 6 Å vacuum).  Every GPAW run uses Fermi-Dirac 0.01 eV (the fragments
+are closed-shell; this only steadies the SCF).
 
 Two tasks per fragment and engine: ``forces`` on the cut geometry, and
 ``relax`` (BFGS to ``FMAX`` eV/Å; LCAO starts from SevenNet-0's minimum and
-plane waves from LCAO's, at most ``MAX_STEPS`` steps).  Each calculation writes one JSON into
-``benchmarks/results/reference_fragments/`` and is skipped when that file
-exists, so the script resumes; without arguments it prints the tables from
-whatever is there.
+plane waves from LCAO's, at most ``MAX_STEPS`` steps).  Each calculation
+writes one JSON into ``benchmarks/results/reference_fragments/`` and is
+skipped when that file exists, so the script resumes; without arguments it
+prints the tables from whatever is there.
 
 Run: ``OMP_NUM_THREADS=1 python3 benchmarks/reference_fragments.py --run all``
 (or name fragments/engines/tasks; ``--help``).
@@ -62,6 +63,8 @@ def _pw(ecut, vacuum=5.0):
 ENGINES = {
     "sevennet": ("sevennet", {}),
     "lcao": ("gpaw", {"occupations": SMEARING}),
+    # the same basis on a finer grid: what of LCAO's error is the grid's, not the basis's
+    "lcao_h0.15": ("gpaw", {"occupations": SMEARING, "h": 0.15}),
     "pw400": _pw(400), "pw500": _pw(500), "pw600": _pw(600), "pw700": _pw(700),
     "pw500_box4": _pw(500, vacuum=4.0), "pw500_box6": _pw(500, vacuum=6.0),
 }
@@ -71,8 +74,8 @@ REFERENCE = "pw600"
 
 # ---------------------------------------------------------------- fragments
 
-def _bonded_S(model, i, cutoff=2.56):
-    """Staple-type bonds of atom i to the other species (Å cutoff)."""
+def _neighbours(model, i, cutoff=2.56):
+    """Indices of the atoms closer than ``cutoff`` Å to atom i."""
     d = np.linalg.norm(model.positions - model.positions[i], axis=1)
     return [int(j) for j in np.flatnonzero((d < cutoff) & (d > 0))]
 
@@ -98,7 +101,7 @@ def fragments(model) -> dict[str, Cut]:
     radius = np.linalg.norm(model.positions - model.positions[0], axis=1)
     staple_ag = set(np.flatnonzero((symbols == "Ag") & (radius > 5.5)).tolist())
     s0 = next(int(i) for i in np.flatnonzero(symbols == "S")
-              if staple_ag & set(_bonded_S(model, i)))
+              if staple_ag & set(_neighbours(model, i)))
     ligand = _ligand(model, s0)
     sulfurs = [i for i in ligand if symbols[i] == "S"]
     d = np.linalg.norm(model.positions[:, None] - model.positions[None], axis=2)
@@ -109,7 +112,7 @@ def fragments(model) -> dict[str, Cut]:
     ring, todo = {s0}, [s0]
     while todo:
         i = todo.pop()
-        for j in _bonded_S(model, i):
+        for j in _neighbours(model, i):
             if j not in ring and (j in staple_ag if symbols[i] == "S" else symbols[j] == "S"):
                 ring.add(j)
                 todo.append(j)
