@@ -164,3 +164,41 @@ duration_ps = 0.004
     assert [r["status"] for r in results] == ["finished"], results
     member = store.sweep_members(folder)[0]
     assert store.read_json(member["folder"] / "meta.json")["mpi_ranks"] == 2
+
+
+def test_a_value_or_key_twice_and_shared_member_folders_are_refused(make_spec, tmp_path):
+    with pytest.raises(ensemble.SweepError, match="names 290.0 twice"):
+        ensemble.parse_vary(["temperature_K=250,290,290.0"])
+    with pytest.raises(ensemble.SweepError, match="names 'vacancy' twice"):
+        ensemble.parse_vary(["vacancy=center", "vacancy=surface"])
+    spec = make_spec(tmp_path, name="base")
+    # ':' and '-' both become '-' in a member's name
+    with pytest.raises(ensemble.SweepError, match="'dope-surface-Au' a second time"):
+        ensemble.expand(spec, {"system.dope": ["surface:Au", "surface-Au"]}, [])
+    assert not (tmp_path / "base_sweep").exists()
+
+
+def test_a_batch_cluster_without_its_submit_command_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no sbatch, no qsub
+    for kind, command in ensemble.SUBMIT.items():
+        with pytest.raises(ensemble.SweepError, match=f"{command}, which is not on"):
+            ensemble.check_cluster(kind)
+    ensemble.check_cluster("local")
+    fake = tmp_path / "sbatch"  # once the command is there, the kind is accepted
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    ensemble.check_cluster("slurm")
+
+
+def test_failed_members_are_reported_in_every_later_launch(make_spec, tmp_path):
+    # every member heats past a 1 K limit at its first frame: a run failure
+    spec = make_spec(tmp_path, name="hot", heat=0.02, hold=0.02, anneal=0.02, checkpoint=0.02,
+                     extra="max_temperature_K = 1")
+    cluster = {"n_workers": 1}
+    first = ensemble.sweep(spec, {}, [1, 2], cluster=cluster, progress=False)
+    assert [r["status"] for r in first["results"]] == ["failed", "failed"]
+    assert first["n_members"] == 2 and sorted(first["failed"]) == ["seed-1", "seed-2"]
+    assert all("above max_temperature_K = 1" in why for why in first["failed"].values())
+    again = ensemble.sweep(spec, {}, [1, 2], cluster=cluster, progress=False)
+    assert again["results"] == []  # skipped, not retried ...
+    assert again["failed"] == first["failed"]  # ... and still reported, with their reasons
