@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from mdkit import database, writer
 from mdkit.barrierfolder import HopFolder
 from mdkit.errors import MdkitError, NotConverged
+from mdkit.progress import LogLines
 from mdkit.sites import SiteMap
 
 #: Largest distance mismatch (Å) between two hops still called equivalent: well
@@ -351,17 +351,20 @@ def run_band(initial, final, calculator: str, options: dict | None = None, *, ch
             positions[moving] += rng.normal(scale=SHAKE_A, size=3)
             image.set_positions(positions, apply_constraint=True)
     optimizer = FIRE(neb, logfile=None)
+    # lines as every long computation gives them (the step limit is the whole work)
+    log = LogLines("mdkit barrier", int(steps), "steps") if progress else None
+    if log is not None:
+        log.update(done)
 
     def write():
         nonlocal done
         done_now = done + optimizer.nsteps
         if hop_folder is not None:
             hop_folder.write_band(images, key_hash, done_now)
-        if progress:
+        if log is not None:
             energies = _band_energies(images)
-            print(f"mdkit barrier: step {done_now}, NEB fmax {_neb_fmax(neb):.3f} eV/Å "
-                  f"(target {fmax}), barrier now {energies.max() - energies[0]:.3f} eV",
-                  file=sys.stderr, flush=True)
+            log.update(done_now, f"NEB fmax {_neb_fmax(neb):.3f} eV/Å (target {fmax}), "
+                                 f"barrier now {energies.max() - energies[0]:.3f} eV")
 
     optimizer.attach(write, interval=WRITE_EVERY)
     converged = bool(optimizer.run(fmax=fmax, steps=max(int(steps) - done, 0)))

@@ -197,7 +197,7 @@ def test_cli_barrier_writes_path_profile_and_rates(plot_image, colour_pixels, tm
                str(tmp_path / "out")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "x12" in done.stdout and "mdkit barrier: step" in done.stderr
+    assert "x12" in done.stdout and "mdkit barrier: 50/1000 steps (5 %)" in done.stderr
     summary = json.loads((tmp_path / "out" / "rates.json").read_text())
     hot, cold = summary["waiting"][1], summary["waiting"][0]
     assert hot["mean_ps"] < cold["mean_ps"]
