@@ -219,3 +219,15 @@ def test_malformed_options_are_refused_naming_the_option(text, words):
     with pytest.raises(argparse.ArgumentTypeError, match="--option") as refused:
         engine_option(text)
     assert words in str(refused.value)
+
+
+def test_a_run_in_a_log_says_how_far_it_got(tmp_path):
+    (tmp_path / "log.toml").write_text(SPEC.format(max_T=2000))
+    result = mdkit("run", "--no-analyze", "log.toml", cwd=tmp_path)  # stderr is a pipe
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " ps (" in line]
+    # frames every 0.01 ps of a 0.1 ps run: a line each (each is 10 %); the one at 0 starts the clock
+    assert [line.split(" (")[0] for line in lines] == [
+        f"mdkit run: {t:.4g}/0.1 ps" for t in np.arange(0.01, 0.101, 0.01)]
+    assert "ps/h" in lines[0] and " left, T " in lines[0] and " eV, stage heat" in lines[0]
+    assert " left" not in lines[-1]
