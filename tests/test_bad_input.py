@@ -569,3 +569,20 @@ def test_command_line_cases(files, name, base, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(CASES, name, COMMAND_LINE_CASES[name])
     test_bad_input_is_one_sentence_exit_2_and_changes_nothing(files, name, base, tmp_path,
                                                               monkeypatch, capsys)
+
+
+def test_a_library_warning_before_a_refusal_is_not_printed(mdkit, files, base, tmp_path):
+    """The relaxation warns that it stopped at its step limit, then the dipole is refused:
+    the sentence comes alone (a subprocess, since pytest itself captures warnings)."""
+    ws = tmp_path / "ws"
+    shutil.copytree(base, ws)
+    before = files(ws)
+    result = mdkit("energies", "dipole", "ag13.xyz", "--calculator", "emt", "--steps", "1",
+                   "--fmax", "1e-6", "--db", "w.db", cwd=ws)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "mdkit energies: error: calculator 'emt' gives no partial charges; pass charges= or "
+        "use gfnff, xtb or gpaw."]
+    after = files(ws)
+    assert {k: v for k, v in after.items() if k in before} == before
+
