@@ -226,7 +226,7 @@ def test_a_run_in_a_log_says_how_far_it_got(tmp_path):
     result = mdkit("run", "--no-analyze", "log.toml", cwd=tmp_path)  # stderr is a pipe
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if " ps (" in line]
-    # frames every 0.01 ps of a 0.1 ps run: a line each (each is 10 %); the one at 0 starts the clock
+    # a frame every 0.01 ps of a 0.1 ps run: a line each (10 %); the one at 0 starts the clock
     assert [line.split(" (")[0] for line in lines] == [
         f"mdkit run: {t:.4g}/0.1 ps" for t in np.arange(0.01, 0.101, 0.01)]
     assert "ps/h" in lines[0] and " left, T " in lines[0] and " eV, stage heat" in lines[0]

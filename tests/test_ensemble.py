@@ -60,7 +60,8 @@ def test_sweep_runs_on_a_local_cluster(plot_image, colour_pixels, axis_rows, mak
         results = ensemble.run_sweep(folder, client, analyze=analyze_member, progress=False)
     finally:
         ensemble.shutdown(client)
-    assert sorted(r["name"] for r in results) == sorted(m["name"] for m in store.sweep_members(folder))
+    members = store.sweep_members(folder)
+    assert sorted(r["name"] for r in results) == sorted(m["name"] for m in members)
     assert all(r["status"] == "finished" for r in results)
     for member in store.sweep_members(folder):
         assert store.member_status(member) == "finished"
