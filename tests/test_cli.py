@@ -231,3 +231,13 @@ def test_a_run_in_a_log_says_how_far_it_got(tmp_path):
         f"mdkit run: {t:.4g}/0.1 ps" for t in np.arange(0.01, 0.101, 0.01)]
     assert "ps/h" in lines[0] and " left, T " in lines[0] and " eV, stage heat" in lines[0]
     assert " left" not in lines[-1]
+
+
+def test_an_option_given_twice_is_refused():
+    from mdkit.cli.common import engine_option, options
+    from mdkit.errors import MdkitError
+
+    pairs = [engine_option("basis=dzp"), engine_option("h=0.2")]
+    assert options(pairs) == {"basis": "dzp", "h": 0.2}
+    with pytest.raises(MdkitError, match="--option basis is given twice"):
+        options(pairs + [engine_option("basis=szp")])

@@ -41,8 +41,14 @@ def engine_option(text: str) -> tuple[str, object]:
 
 
 def options(pairs) -> dict:
-    """The ``--option`` pairs of a command line as a dict (the last one of a key wins)."""
-    return dict(pairs or [])
+    """The ``--option`` pairs of a command line as a dict; a key given twice is refused."""
+    chosen = {}
+    for key, value in pairs or []:
+        if key in chosen:
+            raise MdkitError(f"--option {key} is given twice ({chosen[key]!r} and {value!r}); "
+                             "give it once.")
+        chosen[key] = value
+    return chosen
 
 
 def duration_ps(text: str) -> float:
