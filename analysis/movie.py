@@ -78,13 +78,17 @@ def write_movie(frames: draw.RunFrames, output, max_frames: int = 100, fps: floa
             _ffmpeg(ffmpeg, Path(folder), fps, tmp)
         else:
             _pillow_gif(sorted(Path(folder).glob("f*.png")), fps, tmp)
+        if suffix == ".gif":
+            _mark_gif(tmp)
     return output
 
 
 def _ffmpeg(ffmpeg: str, folder: Path, fps: float, out: Path) -> None:
     if out.suffix.lower() == ".mp4":
-        # H.264 wants even sizes and yuv420p for players to accept it
-        filters = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-pix_fmt", "yuv420p"]
+        # H.264 wants even sizes and yuv420p for players to accept it; the index (and the
+        # comment that says mdkit wrote the file) goes first, where a reader finds it
+        filters = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-pix_fmt", "yuv420p",
+                   "-metadata", f"comment={writer.MARK}", "-movflags", "+faststart"]
     else:
         filters = ["-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
     done = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-framerate", str(fps),
@@ -93,6 +97,16 @@ def _ffmpeg(ffmpeg: str, folder: Path, fps: float, out: Path) -> None:
     if done.returncode:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise MovieError(f"ffmpeg could not encode {out.name}: {last}")
+
+
+def _mark_gif(path: Path) -> None:
+    """Put :data:`mdkit.writer.MARK` in a GIF as a comment extension, before its trailer."""
+    data = path.read_bytes()
+    mark = writer.MARK.encode()
+    if not data.endswith(b";"):
+        raise MovieError(f"{path.name} is not a whole GIF (no trailer); nothing was written.")
+    # extension introducer, comment label, one data sub-block, block terminator
+    path.write_bytes(data[:-1] + b"\x21\xfe" + bytes([len(mark)]) + mark + b"\x00;")
 
 
 def _pillow_gif(paths, fps: float, out: Path) -> None:

@@ -19,18 +19,18 @@ helpers built on it: :func:`write_text`, :func:`write_json`,
 An output named by the user (``-o``) is first claimed with :func:`claim`:
 a file or folder of that name that mdkit did not write is refused with one
 sentence, or with ``force`` moved aside under a time-stamped name (never
-deleted).  mdkit recognises a single file it wrote by the record it keeps
-in the file's folder (:data:`RECORD`: name -> SHA-256 of the content it
-wrote), so a file the user changed since counts as the user's; a folder by
-the marker file its owner writes first in it (a run folder's
-``.mdkit-run``, a barrier folder's ``.mdkit-barrier``).
+deleted).  mdkit recognises a single file it wrote by the mark it put in
+the file itself (:data:`MARK`, in the format's own metadata: a PNG text
+chunk, the PDF or SVG creator, a GIF comment, an MP4 comment; an owner may
+add its own sign, as a page's generator tag or a structure's site labels),
+so nothing is added beside the user's files; a folder by the marker file
+its owner writes first in it (a run folder's ``.mdkit-run``, a barrier
+folder's ``.mdkit-barrier``).
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
 import json
 import math
 import os
@@ -47,8 +47,10 @@ from ase.parallel import broadcast, world
 
 from mdkit.errors import MdkitError
 
-#: The record of the single files mdkit wrote in a folder: name -> SHA-256.
-RECORD = ".mdkit-outputs.json"
+#: Put in the metadata of every picture and movie mdkit writes; how it knows its own.
+MARK = "written by mdkit"
+#: Bytes searched for the mark at each end of a file (metadata sits near one end).
+_MARK_WINDOW = 1 << 16
 #: Tag of temporary names: ``.NAME.mdkit-tmp.SUFFIX`` (suffix kept for format detection).
 TEMPORARY_TAG = ".mdkit-tmp"
 #: errno values that say the disk refused the write (full, quota, size limit, read-only,
@@ -94,16 +96,9 @@ def clear_temporaries(folder) -> list[Path]:
 
 # -- writing ----------------------------------------------------------------------------
 @contextmanager
-def atomic_path(path, *, record: bool = False):
-    """Yield a temporary path beside ``path``; rename it into place on success.
-
-    Parameters
-    ----------
-    path : path
-        The target.  Its folder must exist.
-    record : bool
-        Also note the file in its folder's :data:`RECORD`, so that a later
-        :func:`claim` knows mdkit wrote it (for outputs outside an owned folder).
+def atomic_path(path):
+    """Yield a temporary path beside ``path`` (whose folder must exist); rename it into
+    place on success.
 
     On any exception the temporary file is removed and ``path`` keeps its
     previous content.  On MPI ranks other than 0 the yielded path is a
@@ -131,8 +126,6 @@ def atomic_path(path, *, record: bool = False):
         if isinstance(err, OSError) and err.errno in _DISK_ERRORS:
             raise _disk_error(path, err) from None
         raise
-    if record:
-        _record(path)
 
 
 def _disk_error(path: Path, err: OSError) -> OutputError:
@@ -154,9 +147,9 @@ def make_folder(path) -> Path:
     return path
 
 
-def write_text(path, text: str, *, record: bool = False) -> Path:
+def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` whole or not at all; returns ``path``."""
-    with atomic_path(path, record=record) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
 
@@ -185,15 +178,15 @@ def finite_json(data):
     return str(data)
 
 
-def write_json(path, data, *, record: bool = False) -> Path:
+def write_json(path, data) -> Path:
     """Write ``data`` as strict JSON (see :func:`finite_json`) whole or not at all."""
     text = json.dumps(finite_json(data), indent=1, allow_nan=False)
-    return write_text(path, text + "\n", record=record)
+    return write_text(path, text + "\n")
 
 
-def write_npz(path, arrays: dict, *, record: bool = False) -> Path:
+def write_npz(path, arrays: dict) -> Path:
     """Write NumPy arrays as ``.npz`` whole or not at all (``path`` should end in .npz)."""
-    with atomic_path(path, record=record) as tmp:
+    with atomic_path(path) as tmp:
         # np.savez appends .npz to a name without it; the temporary keeps the suffix
         np.savez(tmp, **arrays)
     return Path(path)
@@ -205,10 +198,14 @@ def save_figure(fig, path, *, claim_target: bool = False, force: bool = False, m
 
     With ``claim_target`` the path is an output outside a folder its owner
     holds, claimed as in :func:`output_path` (``force``, ``mine``).
-    ``savefig`` keywords (``dpi``, ``bbox_inches``) go to matplotlib.
+    ``savefig`` keywords (``dpi``, ``bbox_inches``) go to matplotlib; the
+    figure carries :data:`MARK` in its metadata (PNG, PDF, SVG).
     """
     path = Path(path)
     savefig.setdefault("format", path.suffix.lstrip(".").lower() or None)
+    key = {"png": "Software", "pdf": "Creator", "svg": "Creator"}.get(savefig["format"])
+    if key is not None:
+        savefig.setdefault("metadata", {key: MARK})
     target = output_path(path, force=force, mine=mine) if claim_target else atomic_path(path)
     with target as tmp:
         fig.savefig(tmp, **savefig)
@@ -221,69 +218,31 @@ def output_path(path, *, force: bool = False, mine=None):
 
     ``mine(path) -> bool`` says a target is an owner's own (an analysis
     output of a run folder, a page with mdkit's generator tag): written
-    again without a claim or a record.  Any other target is claimed (a
-    user's file refused, or with ``force`` moved aside) and recorded as
-    mdkit's once renamed into place.  Call it on every MPI rank.
+    again without a claim.  Any other target is claimed (a user's file
+    refused, or with ``force`` moved aside).  The writer of the content
+    puts :data:`MARK` in it.  Call it on every MPI rank.
     """
     path = Path(path)
-    owned = mine is not None and mine(path)
-    if owned:
+    if mine is not None and mine(path):
         make_folder(path.parent)
     else:
         claim(path, force=force)
-    with atomic_path(path, record=not owned) as tmp:
+    with atomic_path(path) as tmp:
         yield tmp
 
 
 # -- what mdkit wrote ------------------------------------------------------------------
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-@contextmanager
-def _locked(folder: Path):
-    """Hold an exclusive lock on ``folder`` itself (no lock file is left behind)."""
-    fd = os.open(folder, os.O_RDONLY)
+def marked(path) -> bool:
+    """Whether the file ``path`` carries :data:`MARK` near its start or its end."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _read_record(folder: Path) -> dict:
-    try:
-        record = json.loads((folder / RECORD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _record(path: Path) -> None:
-    folder = path.parent
-    try:
-        with _locked(folder):
-            record = _read_record(folder)
-            record[path.name] = _digest(path)
-            with atomic_path(folder / RECORD) as tmp:
-                tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    except OutputError as err:
-        # the output itself is whole; only the note that it is mdkit's is missing
-        print(f"mdkit: {path} was written, but {err}", file=sys.stderr)
-
-
-def written_by_mdkit(path) -> bool:
-    """Whether mdkit wrote the single file ``path`` as it is now (its folder's record)."""
-    path = Path(path)
-    digest = _read_record(path.parent).get(path.name)
-    try:
-        return digest is not None and path.is_file() and _digest(path) == digest
+        with open(path, "rb") as handle:
+            head = handle.read(_MARK_WINDOW)
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - _MARK_WINDOW))
+            tail = handle.read()
     except OSError:
         return False
+    mark = MARK.encode()
+    return mark in head or mark in tail
 
 
 def move_aside(path) -> Path:
@@ -314,10 +273,9 @@ def claim(path, *, force: bool = False, mine=None, marker: str | None = None) ->
     """Make sure mdkit may write the output ``path`` (a file, or a folder with ``marker``).
 
     Call it on every MPI rank (rank 0 decides).  A missing target is fine,
-    as is one mdkit wrote: a file in its folder's :data:`RECORD` with the
-    same content, a file for which ``mine(path)`` is true (an owner's
-    own sign, e.g. an HTML page's generator tag), a folder holding
-    ``marker``, or an empty folder.  Anything else is the user's: refused,
+    as is one mdkit wrote: a file carrying :data:`MARK`, a file for which
+    ``mine(path)`` is true (an owner's own sign, e.g. an HTML page's
+    generator tag), a folder holding ``marker``, or an empty folder.  Anything else is the user's: refused,
     or with ``force`` moved aside (:func:`move_aside`, said on stderr).
 
     Parameters
@@ -325,7 +283,7 @@ def claim(path, *, force: bool = False, mine=None, marker: str | None = None) ->
     path : path
     force : bool
     mine : callable, optional
-        ``mine(path) -> bool`` for files mdkit wrote before it kept records.
+        ``mine(path) -> bool``: the owner's own sign that mdkit wrote the file.
     marker : str, optional
         The target is a folder; the name of its owner's marker file.
 
@@ -375,6 +333,6 @@ def _problem(path: Path, mine, marker: str | None) -> str | None:
         return f"{path} is a folder, not a file"
     if path.is_symlink():
         return f"{path} is a symbolic link"
-    if written_by_mdkit(path) or (mine is not None and mine(path)):
+    if marked(path) or (mine is not None and mine(path)):
         return None
-    return f"{path} exists and was not written by mdkit (or was changed since)"
+    return f"{path} exists and was not written by mdkit"

@@ -82,10 +82,11 @@ def test_npz_and_figure_round_trip(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = writer.save_figure(fig, tmp_path / "f.pdf", claim_target=True)
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    # the claimed figure is recorded as mdkit's; nothing else is left beside them
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.npz", "f.pdf", "f.png",
-                                                                 writer.RECORD])
-    assert writer.written_by_mdkit(pdf) and not writer.written_by_mdkit(png)
+    svg = writer.save_figure(fig, tmp_path / "f.svg")
+    assert svg.read_text().lstrip().startswith("<?xml")
+    # each carries the mark by which mdkit knows its own files; nothing else is left
+    assert all(writer.marked(p) for p in (png, pdf, svg))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "f.pdf", "f.png", "f.svg"]
 
 
 def test_claim_refuses_a_users_file_and_force_moves_it_aside(tmp_path):
@@ -101,16 +102,18 @@ def test_claim_refuses_a_users_file_and_force_moves_it_aside(tmp_path):
     assert not mine.exists()
 
 
-def test_claim_accepts_what_mdkit_wrote_until_the_user_changes_it(tmp_path):
-    out = tmp_path / "out.txt"
-    with writer.output_path(out) as tmp:
-        tmp.write_text("first")
-    with writer.output_path(out) as tmp:  # mdkit's own file: written again
-        tmp.write_text("second")
-    assert out.read_text() == "second"
-    out.write_text("edited by hand")
-    with pytest.raises(writer.OutputError, match="changed since"):
-        writer.claim(out)
+def test_claim_accepts_what_mdkit_wrote_and_refuses_the_users_version(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    out = tmp_path / "out.png"
+    writer.save_figure(fig, out, claim_target=True, dpi=20)
+    writer.save_figure(fig, out, claim_target=True, dpi=30)  # mdkit's own: written again
+    assert writer.marked(out)
+    out.write_bytes(b"\x89PNG\r\n\x1a\n the user's own picture")
+    with pytest.raises(writer.OutputError, match="not written by mdkit"):
+        writer.save_figure(fig, out, claim_target=True)
+    assert out.read_bytes().endswith(b"the user's own picture")
 
 
 def test_claim_folder_needs_its_marker(tmp_path):
