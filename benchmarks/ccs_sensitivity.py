@@ -159,21 +159,33 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", default=str(RESULTS / "ccs_sensitivity"))
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="only the variants whose label contains one of these; their "
+                             "rows replace or join those of an existing OUT.csv, whose "
+                             "baseline CCS is kept (the same seed gives the same batches)")
     args = parser.parse_args(argv)
     common = {"method": "tm", "gas": "N2", "seed": args.seed, "n_workers": args.workers,
               "systematic": False}
     baseline, _ = build("ag29")
     baseline.info["source"] = "SevenNet-0 model (mdkit/data/ag29_bdt12.xyz)"
-    base = ccs(baseline, n_samples=args.baseline_batches * BATCH_SIZE["tm"], **common)
+    stem = Path(args.out)
+    earlier = list(csv.DictReader(stem.with_suffix(".csv").open())) if args.only else []
+    batches = args.batches if earlier else args.baseline_batches
+    base = ccs(baseline, n_samples=batches * BATCH_SIZE["tm"], **common)
     reference = np.asarray(base["batch_means_A2"])
     rows = [{"group": "baseline", "variant": "SevenNet-0 model, even charges, mdkit set",
              "n_structures": 1, "ccs_A2": base["ccs_A2"], "own_ccs_A2": base["ccs_A2"],
              "stat_error_A2": base["error_A2"],
              "change_percent": 0.0, "change_error_percent": 0.0, "sensitivity": "",
              "unit": ""}]
+    if earlier:
+        rows = [{k: _number(v) for k, v in row.items()} for row in earlier]
+        base["ccs_A2"] = rows[0]["ccs_A2"]
     print(f"baseline {base['ccs_A2']:.1f} +- {base['error_A2']:.1f} A^2 "
           f"({base['wall_s']:.0f} s)", flush=True)
-    for group, label, structures, extra, unit, step in variants(baseline):
+    chosen = [v for v in variants(baseline)
+              if not args.only or any(text in v[1] for text in args.only)]
+    for group, label, structures, extra, unit, step in chosen:
         kw = dict(common, **{k: v for k, v in extra.items() if k != "charges"})
         results = [ccs(atoms, charges=extra.get("charges"),
                        n_samples=args.batches * BATCH_SIZE["tm"], **kw) for atoms in structures]
@@ -184,6 +196,7 @@ def main(argv=None):
         else:
             error = pairs[0]["relative_error"]
         values = [r["ccs_A2"] for r in results]
+        rows = [row for row in rows if (row["group"], row["variant"]) != (group, label)]
         rows.append({"group": group, "variant": label, "n_structures": len(results),
                      "ccs_A2": base["ccs_A2"] * (1 + change),
                      "own_ccs_A2": float(np.mean(values)),
@@ -194,10 +207,22 @@ def main(argv=None):
                      "unit": unit or ""})
         print(f"{group:<13} {label:<42} {rows[-1]['ccs_A2']:7.1f}  "
               f"{100 * change:+6.2f} +- {100 * error:.2f} %", flush=True)
-    write(rows, Path(args.out), base)
+    write(rows, stem, base)
+
+
+def _number(text):
+    """A CSV cell back as a float where it is one."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+GROUPS = ("baseline", "geometry", "ligand shell", "parameters", "charges", "N2 model")
 
 
 def write(rows, stem: Path, base):
+    rows = sorted(rows, key=lambda row: GROUPS.index(row["group"]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, list(rows[0]))
     writer.writeheader()
