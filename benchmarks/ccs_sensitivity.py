@@ -16,7 +16,8 @@ Variants
     parameters     sigma (+5 %) and epsilon (+20 %) of Ag, S, C, H one at a time:
                    d ln CCS / d ln p; the named sets uff-x0.93 and uff-x1.20
     charges        GFN-FF charges of the SevenNet model; GPAW Hirshfeld charges
-                   (benchmarks/results/ag29_hirshfeld_charges.xyz, if present)
+                   (benchmarks/results/ag29_hirshfeld_charges.xyz, if present); the
+                   extremes: all the charge on the centre Ag, and none at all
     N2 model       random-axis instead of mobcal-2012
 
 Writes ``benchmarks/results/ccs_sensitivity.csv`` and ``.md`` (whole or not at
@@ -141,6 +142,12 @@ def variants(baseline):
                     None, None))
     out.append(("charges", "GFN-FF charges", [baseline],
                 {"charges": gfnff_charges(baseline)}, None, None))
+    centred = np.zeros(len(baseline))
+    centred[0] = -3.0  # atom 0 is the centre Ag: the whole charge deep inside the core
+    out.append(("charges", "all -3 e on the centre Ag", [baseline], {"charges": centred},
+                None, None))
+    out.append(("charges", "no charge (Lennard-Jones only)", [baseline],
+                {"charges": np.zeros(len(baseline))}, None, None))
     if HIRSHFELD.is_file():
         import ase.io
 
