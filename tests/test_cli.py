@@ -241,3 +241,15 @@ def test_an_option_given_twice_is_refused():
     assert options(pairs) == {"basis": "dzp", "h": 0.2}
     with pytest.raises(MdkitError, match="--option basis is given twice"):
         options(pairs + [engine_option("basis=szp")])
+
+
+def test_an_scf_that_does_not_converge_exits_1_in_one_sentence(tmp_path):
+    pytest.importorskip("gpaw")
+    # two SCF iterations cannot converge Ag13; a coarse grid keeps the attempt short
+    result = mdkit("energies", "dipole", "ag13", "--calculator", "gpaw", "--option", "h=0.3",
+                   "--option", "maxiter=2", "--steps", "0", "--db", "g.db", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "mdkit energies: failed: the engine's computation did not converge "
+        "(KohnShamConvergenceError)")
+    assert "Traceback" not in result.stderr

@@ -114,8 +114,9 @@ def main(argv=None) -> int:
             if not isinstance(err, _computation_failures()):
                 raise
             _show(held)
+            detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             said = str(err) if isinstance(err, ComputationFailed) \
-                else f"the engine did not converge ({type(err).__name__}: {err})"
+                else f"the engine's computation did not converge ({detail})"
             print(f"mdkit {args.command}: failed: {said}", file=sys.stderr)
             return EXIT_FAILED
     _show(held)
