@@ -40,6 +40,7 @@ def save(fig: Figure, stem, formats=FORMATS, *, force: bool = False, dpi: int = 
     or sweep's own ``analysis/`` outputs are simply written again.
     """
     stem = Path(stem)
+    claim(stem, formats, force)  # every format first: a refusal leaves no figure half-made
     paths = []
     for fmt in formats:
         paths.append(writer.save_figure(fig, stem.with_name(f"{stem.name}.{fmt}"),

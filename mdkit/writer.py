@@ -275,8 +275,9 @@ def claim(path, *, force: bool = False, mine=None, marker: str | None = None) ->
     Call it on every MPI rank (rank 0 decides).  A missing target is fine,
     as is one mdkit wrote: a file carrying :data:`MARK`, a file for which
     ``mine(path)`` is true (an owner's own sign, e.g. an HTML page's
-    generator tag), a folder holding ``marker``, or an empty folder.  Anything else is the user's: refused,
-    or with ``force`` moved aside (:func:`move_aside`, said on stderr).
+    generator tag), a folder holding ``marker``, or an empty folder.
+    Anything else is the user's: refused, or with ``force`` moved aside
+    (:func:`move_aside`, said on stderr).
 
     Parameters
     ----------

@@ -444,9 +444,9 @@ FOREIGN_OUTPUTS = {
                                          "mine.png"),
     "report: -o over a user's page": (write("mine.html", "<p>my page</p>\n"),
                                       ["report", "good", "-o", "mine.html"], "mine.html"),
-    "plot: -o over a user's PDF": (write_bytes("mine.pdf", b"%PDF-1.4 my paper"),
-                                   ["plot", "rg", "good", "-o", "mine", "--formats", "pdf"],
-                                   "mine.pdf"),
+    "plot: -o over a user's PDF (no PNG made either)": (
+        write_bytes("mine.pdf", b"%PDF-1.4 my paper"),
+        ["plot", "rg", "good", "-o", "mine", "--formats", "png,pdf"], "mine.pdf"),
     "barrier: infinite attempt frequency": (None, ["barrier", "ag13", "core-to-shell",
                                                    "--vacancy", "center", "--calculator", "emt",
                                                    "--attempt-THz", "inf"], "finite"),
