@@ -28,6 +28,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import resource
 import shutil
 import sys
@@ -186,6 +187,7 @@ class RunFolder:
             if key not in _CLEARED:
                 _CLEARED.add(key)
                 writer.clear_temporaries(target.parent)
+                _clear_legacy_temporaries(target.parent)
         with atomic_path(target) as tmp:
             yield tmp
 
@@ -368,6 +370,7 @@ class RunFolder:
         """Remove the temporary files a kill left in the folder (the lock must be held)."""
         for folder in (self.path, self.path / SEGMENTS, self.path / ANALYSIS):
             writer.clear_temporaries(folder)
+            _clear_legacy_temporaries(folder)
 
     def require_writable(self) -> None:
         """Raise RunFolderError when the folder cannot be written (read-only, immutable)."""
@@ -612,6 +615,19 @@ class RunFolder:
         except RunFolderError:
             return False
         return n == n_frames and np.allclose(times, times_ps, rtol=1e-6, atol=1e-9)
+
+
+#: Temporary names of mdkit before :mod:`mdkit.writer` (``.rg.tmp.pdf``,
+#: ``000000010.nc.tmp``): a folder killed then may still hold them.
+_LEGACY_TEMPORARY = re.compile(r"^(\..+\.tmp(\.[^.]+)?|\d+\.nc\.tmp)$")
+
+
+def _clear_legacy_temporaries(folder: Path) -> None:
+    if world.rank != 0 or not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if _LEGACY_TEMPORARY.match(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink()
 
 
 def _comparable(resolved: dict) -> dict:

@@ -321,9 +321,11 @@ def test_temporaries_a_kill_left_in_analysis_go_with_the_next_run(tmp_path):
     analysis.mkdir()
     left = temporary_path(analysis / "rg.pdf")
     left.write_bytes(b"%PDF-1.4 cut short")
+    older = analysis / ".rg.tmp.pdf"  # the name mdkit's writers used before mdkit.writer
+    older.write_bytes(b"%PDF-1.4 cut short")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "mdkit", "analyze", "tiny", "--formats", "png"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert not left.exists()
+    assert not left.exists() and not older.exists()
     no_temporaries(tmp_path)
