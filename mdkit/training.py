@@ -410,30 +410,34 @@ class TrainFolder:
 
     def label(self, progress=None) -> dict:
         """Teacher labels for every trajectory and copy; returns frames per label file."""
+        from mdkit.progress import LogLines
+
         spec = self.spec
-        say = _Lines("mdkit train", progress)
-        counts = {}
-        for trajectory in spec.trajectories():
+        per_trajectory = int(round(spec.sampling["duration_ps"] * 1000
+                                   / spec.sampling["label_every_fs"]))
+        trajectories = spec.trajectories()
+        lines = LogLines("mdkit train: labels", len(trajectories) * per_trajectory, "frames") \
+            if progress is not False else None
+        counts, before = {}, 0
+        for trajectory in trajectories:
             atoms, _ = _system(spec, trajectory["system"])
             name = _trajectory_name(spec, trajectory, atoms)
             path = self.labels / f"{trajectory['role']}-{name}.xyz"
 
-            def report(done, total, atoms, name=name):
-                say.line(f"labels {name}: {done}/{total} frames, T "
-                         f"{atoms.get_temperature():.0f} K", done == total)
+            def report(done, total, atoms, name=name, before=before):
+                if lines is not None:
+                    lines.update(before + done, f"{name} T {atoms.get_temperature():.0f} K")
 
             counts[path.name] = _label_trajectory(spec, trajectory, path, report)
-        if spec.sampling["rattled"]:
-            for index, _ in enumerate(spec.systems):
-                atoms, _ = _system(spec, index)
-                name = re.sub(r"[^A-Za-z0-9]+", "_", atoms.info.get("name", str(index)))
-                path = self.labels / f"train-{name.strip('_')}-rattled.xyz"
-                counts[path.name] = _label_copies(spec, index, path)
-                say.line(f"labels {path.stem}: {counts[path.name]} copies", True)
+            before += per_trajectory
+        for index in range(len(spec.systems) if spec.sampling["rattled"] else 0):
+            atoms, _ = _system(spec, index)
+            name = re.sub(r"[^A-Za-z0-9]+", "_", atoms.info.get("name", str(index)))
+            path = self.labels / f"train-{name.strip('_')}-rattled.xyz"
+            counts[path.name] = _label_copies(spec, index, path)
         for file in spec.sampling["structures"]:
             path = self.labels / f"train-file-{Path(file).stem}.xyz"
             counts[path.name] = _label_structures(spec, file, path)
-            say.line(f"labels {path.stem}: {counts[path.name]} structures", True)
         return counts
 
     def split(self) -> dict:
@@ -477,8 +481,11 @@ class TrainFolder:
                 args += [f"--{key}", json.dumps(value)]
             else:
                 args += [f"--{key}", str(value)]
+        from mdkit.progress import LogLines
+
         epochs = int(student["max_num_epochs"])
-        say = _Lines("mdkit train", progress)
+        lines = LogLines("mdkit train: student", epochs, "epochs", interval_s=300) \
+            if progress is not False else None
         started = time.monotonic()
         spent_before = self.training_s()
         with (self.path / "train.log").open("a") as log:
@@ -494,10 +501,9 @@ class TrainFolder:
                     # wall time summed over interrupted calls, kept as it grows
                     _write_text(self.path / "training.json",
                                 json.dumps({"training_s": spent_before + spent}))
-                    say.line(f"epoch {epoch}/{epochs}: loss {float(match.group(2)):.4g}, "
-                             f"validation force error {match.group(3)} meV/A, ETA "
-                             f"{spent / max(epoch, 1) * (epochs - epoch) / 60:.1f} min",
-                             epoch == epochs)
+                    if lines is not None:
+                        lines.update(epoch, f"loss {float(match.group(2)):.4g}, validation "
+                                            f"force error {match.group(3)} meV/A")
             process.wait()
         produced = self.mace / "student.model"
         if process.returncode or not produced.exists():
@@ -604,22 +610,6 @@ def train(spec: TrainSpec, progress=None) -> Path:
         folder.train(progress)
     folder.card()
     return folder.path
-
-
-class _Lines:
-    """Progress lines on stderr: every line on a terminal, at most one a minute in logs."""
-
-    def __init__(self, prefix: str, enabled):
-        self.prefix, self.enabled, self.last = prefix, enabled, 0.0
-        self.every = 0.0 if sys.stderr.isatty() else 60.0
-
-    def line(self, text: str, final: bool = False) -> None:
-        if self.enabled is False:
-            return
-        now = time.monotonic()
-        if final or now - self.last >= self.every:
-            self.last = now
-            print(f"{self.prefix}: {text}", file=sys.stderr, flush=True)
 
 
 def _comparable(spec: TrainSpec) -> dict:
