@@ -86,3 +86,31 @@ def test_check_keys_are_validated(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and "whole multiple of stride_fs" in result.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_killed_run_resumes_to_the_same_table(tmp_path):
+    import signal
+    import time
+
+    check = ('check_with = {name = "python", factory = "ase.calculators.emt:EMT"}\n'
+             'check_every_ps = 0.05')
+    long = SPEC.replace("duration_ps = 0.2", "duration_ps = 3.0")
+    (tmp_path / "whole.toml").write_text(long.format(check=check))
+    (tmp_path / "killed.toml").write_text(long.format(check=check))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "mdkit", "run", "whole.toml", "--no-analyze"],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "mdkit", "run", "killed.toml",
+                                "--no-analyze"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    table = tmp_path / "killed" / "teacher_check.csv"
+    started = time.monotonic()
+    while not (table.exists() and table.read_text().count("\n") > 8):
+        assert process.poll() is None and time.monotonic() - started < 120
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    subprocess.run([sys.executable, "-m", "mdkit", "run", "killed.toml", "--no-analyze"],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    whole = (tmp_path / "whole" / "teacher_check.csv").read_text()
+    assert table.read_text() == whole and whole.count("\n") == 62  # header + 61 checks
