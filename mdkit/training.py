@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from mdkit.errors import ComputationFailed, MdkitError
+from mdkit.writer import atomic_path, write_json, write_text
 
 #: The keys the teacher's labels are stored under (and mace_run_train reads).
 ENERGY_KEY, FORCES_KEY = "teacher_energy", "teacher_forces"
@@ -390,23 +391,28 @@ class TrainFolder:
         self.labels = self.path / "labels"
         self.mace = self.path / "mace"
 
-    def open(self) -> None:
-        """Create the folder, or reopen it when it is this spec's; refuse anything else."""
-        marker = self.path / MARKER
+    def open(self, force: bool = False) -> None:
+        """Create the folder, or reopen it when it holds this spec's training.
+
+        A folder mdkit did not make, or one holding another spec's training,
+        is refused, or with ``force`` moved aside (never deleted).
+        """
+        from mdkit.writer import claim, move_aside
+
         resolved = json.dumps(_comparable(self.spec), sort_keys=True)
-        if self.path.exists() and any(self.path.iterdir()) and not marker.exists():
-            raise TrainSpecError(f"{self.path} exists and was not made by mdkit train; choose "
-                                 "another [output] folder.")
-        if marker.exists():
-            old = json.loads((self.path / "spec.json").read_text()) \
-                if (self.path / "spec.json").exists() else None
-            if old is not None and json.dumps(old, sort_keys=True) != resolved:
+        claim(self.path, force=force, marker=MARKER)
+        old = self.path / "spec.json"
+        if old.exists() and old.read_text() != resolved:
+            if not force:
                 raise TrainSpecError(f"{self.path} holds a training of a different spec; "
-                                     "restore the old spec or choose another [output] folder.")
-        self.labels.mkdir(parents=True, exist_ok=True)
+                                     "restore the old spec, choose another [output] folder, or"
+                                     " add --force to have mdkit move the old one aside.")
+            print(f"mdkit train: moved {self.path} aside to {move_aside(self.path)}",
+                  file=sys.stderr)
+        (self.path / MARKER).touch()  # first, so the folder is known as mdkit's
+        self.labels.mkdir(exist_ok=True)
         self.mace.mkdir(exist_ok=True)
-        marker.touch()
-        _write_text(self.path / "spec.json", resolved)
+        write_text(self.path / "spec.json", resolved)
 
     def label(self, progress=None) -> dict:
         """Teacher labels for every trajectory and copy; returns frames per label file."""
@@ -448,13 +454,13 @@ class TrainFolder:
         summary = {}
         for role, paths in roles.items():
             text = "".join(p.read_text() for p in paths)
-            _write_text(self.path / f"{role}.xyz", text)
+            write_text(self.path / f"{role}.xyz", text)
             summary[role] = {"trajectories": [p.stem.split("-", 1)[1] for p in paths],
                              "frames": sum(len(read_frames(p)) for p in paths)}
             if not summary[role]["frames"]:
                 raise TrainSpecError(f"{self.spec.path}: the {role} set is empty; too few "
                                      "trajectories to split.")
-        _write_text(self.path / "split.json", json.dumps(summary, indent=1))
+        write_json(self.path / "split.json", summary)
         return summary
 
     @property
@@ -499,7 +505,7 @@ class TrainFolder:
                     epoch = int(match.group(1)) + 1
                     spent = time.monotonic() - started
                     # wall time summed over interrupted calls, kept as it grows
-                    _write_text(self.path / "training.json",
+                    write_text(self.path / "training.json",
                                 json.dumps({"training_s": spent_before + spent}))
                     if lines is not None:
                         lines.update(epoch, f"loss {float(match.group(2)):.4g}, validation "
@@ -510,7 +516,8 @@ class TrainFolder:
             tail = (self.path / "train.log").read_text().splitlines()[-3:]
             raise TrainingFailed(f"mace_run_train stopped (exit {process.returncode}) without "
                                  f"a model; see {self.path / 'train.log'}: {' | '.join(tail)}")
-        _write_bytes(self.model, produced.read_bytes())
+        with atomic_path(self.model) as tmp:
+            tmp.write_bytes(produced.read_bytes())
         return self.training_s()
 
     def training_s(self) -> float:
@@ -538,7 +545,7 @@ class TrainFolder:
             "speed": speed(self.spec, self.model),
         }
         card["training_s"] = self.training_s()
-        _write_text(self.path / "card.json", json.dumps(card, indent=1, default=str))
+        write_json(self.path / "card.json", card)
         return card
 
 
@@ -600,10 +607,14 @@ def speed(spec: TrainSpec, model: Path, calls: int = 5) -> dict:
     return out
 
 
-def train(spec: TrainSpec, progress=None) -> Path:
-    """Label, split, train and card, continuing whatever an earlier call left; the folder."""
+def train(spec: TrainSpec, progress=None, force: bool = False) -> Path:
+    """Label, split, train and card, continuing whatever an earlier call left; the folder.
+
+    ``force`` moves aside a folder that holds another spec's training (or is
+    not mdkit's) and starts afresh.
+    """
     folder = TrainFolder(spec)
-    folder.open()
+    folder.open(force)
     folder.label(progress)
     folder.split()
     if not folder.model.exists():
@@ -615,17 +626,3 @@ def train(spec: TrainSpec, progress=None) -> Path:
 def _comparable(spec: TrainSpec) -> dict:
     return {"teacher": spec.teacher, "systems": spec.systems, "sampling": spec.sampling,
             "split": spec.split, "student": spec.student}
-
-
-def _write_text(path: Path, text: str) -> None:
-    from mdkit.runfolder import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    from mdkit.runfolder import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)

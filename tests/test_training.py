@@ -172,7 +172,7 @@ def test_kill_during_training_resumes_from_maces_checkpoint(tmp_path):
 @pytest.mark.parametrize("change, message", [
     ({"teacher": 'name = "nosuch"'}, "name 'nosuch' is not one of"),
     ({"systems": ""}, "[[systems]] is empty"),
-    ({"seeds": "seeds = [1, 2]"}, "too few trajectories to split"),
+    ({"seeds": "seeds = [2, 3]"}, "too few trajectories to split"),
     ({"student": 'hidden_irreps = "8x0e"\nno_such_option = 3'}, "'no_such_option' is not a "
                                                                  "mace_run_train option"),
 ])
@@ -192,3 +192,12 @@ def test_bad_training_specs_get_one_sentence(tmp_path, change, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_folder_mdkit_did_not_make_is_refused(tmp_path):
+    (tmp_path / "ag13.toml").write_text(SPEC.format(duration=0.5, epochs=2))
+    (tmp_path / "ag13").mkdir()
+    (tmp_path / "ag13" / "notes.txt").write_text("mine")
+    result = mdkit("train", "ag13.toml", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "not a folder mdkit wrote" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "ag13").iterdir()) == ["notes.txt"]

@@ -9,15 +9,21 @@ def analyze_and_print(folder, residence_ps, formats, progress=None) -> None:
     """Analyse one run folder and print its statement, Rg and where the outputs are."""
     from mdkit.analysis.report import analyze_run
 
+    from mdkit.runfolder import RunFolder
+
     summary = analyze_run(folder, residence_ps=residence_ps, formats=formats,
                           progress=progress)
-    rg = summary["rg_angstrom"]["ion"]
     print(f"mdkit analyze: {summary['statement']}")
-    print(f"  Rg {rg['mean']:.3f} ± {rg['std']:.3f} Å (range {rg['min']:.3f}-{rg['max']:.3f}; "
-          f"{rg['change_percent']:+.2f} % from the first to the last tenth of the run)")
-    print(f"  tables, summary.json and figures in {folder / 'analysis'}")
-    if (folder / "analysis" / "report.html").exists():
-        print(f"  report: {folder / 'analysis' / 'report.html'}")
+    rg = summary["rg_angstrom"].get("ion")
+    if rg is not None:  # an ion of one atom has no Rg
+        change = "" if rg["change_percent"] is None else \
+            f"; {rg['change_percent']:+.2f} % from the first to the last tenth of the run"
+        print(f"  Rg {rg['mean']:.3f} ± {rg['std']:.3f} Å (range {rg['min']:.3f}-"
+              f"{rg['max']:.3f}{change})")
+    run = RunFolder(folder)
+    print(f"  tables, summary.json and figures in {run.output('')}")
+    if run.report.exists():
+        print(f"  report: {run.report}")
 
 
 def _print_rates(groups) -> None:
@@ -60,8 +66,11 @@ class CLICommand:
 
     @staticmethod
     def run(args):
+        from mdkit.runfolder import SweepFolder
+
         for folder in map(Path, args.runs):
-            if (folder / "sweep.json").exists():
+            sweep = SweepFolder(folder)
+            if sweep.index.exists():
                 from mdkit.analysis.ensemble import analyze_sweep
 
                 predict = None
@@ -76,6 +85,6 @@ class CLICommand:
                         for k, v in group.items() if k != "survival"))
                 if predict is not None:
                     _print_rates(groups)
-                print(f"  tables and figures in {folder / 'analysis'}")
+                print(f"  tables and figures in {sweep.analysis}")
             else:
                 analyze_and_print(folder, args.residence_ps, figure_formats(args.formats))

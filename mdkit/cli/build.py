@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mdkit.cli.common import FORCE
 from mdkit.errors import MdkitError
 
 
@@ -23,13 +24,10 @@ def describe(atoms, sites) -> str:
     return "\n".join(lines)
 
 
-def _check_output_file(path: Path) -> None:
-    """Refuse an output file in a missing folder, or over a file mdkit cannot tell it wrote
-    (a structure it wrote carries its site labels)."""
+def _format_check(path: Path) -> None:
+    """Refuse an output whose format ASE cannot write, before anything is built."""
     from ase.io.formats import filetype, ioformats
 
-    if not path.parent.is_dir():
-        raise MdkitError(f"cannot write {path}: folder {path.parent} does not exist.")
     try:
         writable = ioformats[filetype(str(path), read=False)].can_write
     except (KeyError, ValueError):
@@ -37,15 +35,15 @@ def _check_output_file(path: Path) -> None:
     if not writable:
         raise MdkitError(f"cannot write {path}: ASE writes no format for {path.suffix!r}; "
                          "use .xyz (extended XYZ), .cif or .pdb.")
-    if path.exists():
-        try:
-            with path.open(errors="replace") as handle:
-                head = handle.readline() + handle.readline()
-        except OSError as err:
-            raise MdkitError(f"cannot write {path} ({err}).") from None
-        if "site_class" not in head:
-            raise MdkitError(f"{path} exists and is not a structure mdkit wrote; mdkit does "
-                             "not overwrite it: give another -o or move it away.")
+
+
+def _structure_mdkit_wrote(path: Path) -> bool:
+    """A structure mdkit wrote carries its site labels in the extended-XYZ header."""
+    try:
+        with path.open(errors="replace") as handle:
+            return "site_class" in handle.readline() + handle.readline()
+    except OSError:
+        return False
 
 
 class CLICommand:
@@ -54,6 +52,8 @@ class CLICommand:
     Build a system, print formula, charge, atom count and site classes, and
     optionally write it.
     """
+
+    parents = (FORCE,)
 
     @staticmethod
     def add_arguments(parser):
@@ -79,14 +79,18 @@ class CLICommand:
         from mdkit.systems import build, write_structure
         from mdkit.systems.io import EXTXYZ
 
+        from mdkit.writer import claim, output_path
+
         if args.output:
-            _check_output_file(Path(args.output))
+            if not Path(args.output).parent.is_dir():
+                raise MdkitError(f"cannot write {args.output}: folder "
+                                 f"{Path(args.output).parent} does not exist.")
+            _format_check(Path(args.output))
+            claim(Path(args.output), force=args.force, mine=_structure_mdkit_wrote)  # first
         atoms, sites = build(args.system, args.dope, args.vacancy)
         print(describe(atoms, sites))
         if args.output:
-            from mdkit.runfolder import atomic_path
-
-            with atomic_path(Path(args.output)) as tmp:
+            with output_path(Path(args.output), mine=_structure_mdkit_wrote) as tmp:
                 write_structure(tmp, atoms, sites)
             print(f"  written  {args.output}")
             if len(sites.vacant) and not args.output.lower().endswith(EXTXYZ):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mdkit.cli.common import QUIET
+from mdkit.cli.common import FORCE, QUIET
 
 
 class CLICommand:
@@ -13,7 +13,7 @@ class CLICommand:
     again after an interruption: it continues where it stopped.
     """
 
-    parents = (QUIET,)
+    parents = (QUIET, FORCE)
 
     @staticmethod
     def add_arguments(parser):
@@ -24,6 +24,6 @@ class CLICommand:
         from mdkit.training import load_train_spec, train
 
         spec = load_train_spec(args.spec)
-        folder = train(spec, progress=False if args.quiet else None)
+        folder = train(spec, progress=False if args.quiet else None, force=args.force)
         print(f"mdkit train: {folder} (model {folder / 'student.model'}, card "
               f"{folder / 'card.json'})")
