@@ -26,6 +26,10 @@ from ase.data import atomic_masses, atomic_numbers
 
 from mdkit.errors import MdkitError
 from mdkit.runfolder import atomic_path, write_text
+from mdkit.writer import claim
+
+#: Written first in every snapshot folder: says the folder is mdkit's to write again.
+MARKER = ".mdkit-snapshots"
 
 FORMATS = ("xyz", "imos", "mfj")
 
@@ -96,7 +100,7 @@ def choose_frames(times, *, at_ps=(), every_ps=None, events=(), window_ps=0.0, r
 
 
 def write_snapshots(universe, frames: dict, folder, *, charge: int, rg=None, stage_names=None,
-                    charges=None, formats=("xyz",)) -> Path:
+                    charges=None, formats=("xyz",), force: bool = False) -> Path:
     """Write the chosen frames of ``universe`` and an index.
 
     Parameters
@@ -117,6 +121,8 @@ def write_snapshots(universe, frames: dict, folder, *, charge: int, rg=None, sta
         Partial charges (e) of the chosen frames, in frame order.
     formats : sequence of str
         Any of :data:`FORMATS`.
+    force : bool
+        A folder mdkit did not write is refused, or with ``force`` moved aside.
 
     Returns
     -------
@@ -127,8 +133,8 @@ def write_snapshots(universe, frames: dict, folder, *, charge: int, rg=None, sta
     if unknown:
         raise MdkitError(f"unknown snapshot format {sorted(unknown)[0]!r}; choose from "
                          f"{', '.join(FORMATS)}.")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim(Path(folder), force=force, marker=MARKER)
+    write_text(folder / MARKER, "")
     symbols = [str(e) for e in universe.atoms.elements]
     masses = atomic_masses[[atomic_numbers[s] for s in symbols]]
     even = charges is None
@@ -180,7 +186,8 @@ _WRITERS = {"xyz": (_write_xyz, ".xyz"), "imos": (_write_imos, ".imos.xyz"),
 
 
 def snapshots_of_run(run, *, at_ps=(), every_ps=None, events=False, window_ps=0.0,
-                     extremes=False, stage_ends=False, output=None, formats=("xyz",)) -> dict:
+                     extremes=False, stage_ends=False, output=None, formats=("xyz",),
+                     force: bool = False) -> dict:
     """Choose frames of a run folder and write them (the ``mdkit snapshots`` pipeline).
 
     Parameters
@@ -232,5 +239,5 @@ def snapshots_of_run(run, *, at_ps=(), every_ps=None, events=False, window_ps=0.
     charges = store.read_charges(folder, list(frames))
     index = write_snapshots(universe, frames, Path(output) if output else folder / "snapshots",
                             charge=sites.charge, rg=rg.rg, stage_names=thermo["stage_name"],
-                            charges=charges, formats=formats)
+                            charges=charges, formats=formats, force=force)
     return {"frames": frames, "index": index, "calculator_charges": charges is not None}

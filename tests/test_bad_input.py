@@ -453,6 +453,9 @@ FOREIGN_OUTPUTS = {
     "barrier: zero temperature": (None, ["barrier", "ag13", "core-to-shell", "--vacancy",
                                          "center", "--calculator", "emt", "--attempt-THz", "2",
                                          "--temperature", "0"], "finite"),
+    "snapshots: -o into a folder of the user's": (
+        write("mine_snaps/notes.txt", "mine\n"),
+        ["snapshots", "good", "--every", "0.05ps", "-o", "mine_snaps"], "mine_snaps"),
     "run: --force on a spec inside its own run folder": (
         write("good/again.toml", SPEC + '[output]\nfolder = "."\n'),
         ["run", "--force", "--quiet", "--no-analyze", "good/again.toml"],

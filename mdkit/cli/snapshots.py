@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mdkit.cli.common import duration_ps, names
+from mdkit.cli.common import FORCE, duration_ps, names
 
 
 class CLICommand:
@@ -9,6 +9,8 @@ class CLICommand:
     Write chosen frames, centred, as XYZ (and IMoS / MOBCAL inputs) with an
     index.csv.
     """
+
+    parents = (FORCE,)
 
     @staticmethod
     def add_arguments(parser):
@@ -38,7 +40,7 @@ class CLICommand:
                                 every_ps=args.every, events=args.events,
                                 window_ps=args.window, extremes=args.extremes,
                                 stage_ends=args.stage_ends, output=args.output,
-                                formats=names(args.format))
+                                formats=names(args.format), force=args.force)
         charges = "calculator" if done["calculator_charges"] else "evenly spread"
         print(f"mdkit snapshots: {len(done['frames'])} frames ({charges} charges) -> "
               f"{done['index']}")
