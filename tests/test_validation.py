@@ -127,6 +127,14 @@ def test_cut_out_of_the_ag29_model_drops_metal_bonds_without_caps():
         plan_cut(model, 0, 0.0)
 
 
+@pytest.mark.parametrize("text", ["1", "1:x", "a:3.0", "1:3.0:-1.5", "1:2:3:4"])
+def test_validate_refuses_a_malformed_cut_in_one_sentence(tmp_path, capsys, text):
+    assert main(["validate", str(tmp_path), "--cut", text]) == 2
+    said = capsys.readouterr().err
+    assert f"--cut {text!r} must be ATOM:RADIUS or ATOM:RADIUS:CHARGE" in said
+    assert said.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_validate_against_plane_wave_gpaw_on_a_cut_out(tmp_path, capsys, short_run):
     from mdkit import store
