@@ -93,7 +93,7 @@ def gfnff_charges(atoms):
     return atoms.get_charges()
 
 
-def md_snapshots(every_ps=0.25):
+def md_snapshots(every_ps=0.2):
     """SevenNet-0 290 K snapshots of the sampling stage, or [] if the run is not there."""
     from mdkit import store
 
