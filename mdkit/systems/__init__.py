@@ -29,7 +29,7 @@ def __getattr__(name):
 
 #: System names of the command line and what they are.
 SYSTEMS = {
-    "ag29": "[Ag29(BDT)12]3-, GFN-FF model",
+    "ag29": "[Ag29(BDT)12]3-, the model relaxed with SevenNet-0",
     "ag28hg": "[Ag28Hg(BDT)12]2- (dopant site: --dope CLASS:Hg, default shell)",
     "ag28": "[Ag28(BDT)12]2- (vacancy: --vacancy CLASS, default center = Iso1)",
     "ag13": "Ag13 icosahedron",

@@ -1,4 +1,4 @@
-"""[Ag29(BDT)12]3-: the shipped GFN-FF model and its SiteMap.
+"""[Ag29(BDT)12]3-: the shipped model (relaxed with SevenNet-0) and its SiteMap.
 
 The model is built T-symmetric and relaxed by
 :mod:`mdkit.systems.ag29_geometry` (run it as a module to rebuild the data
