@@ -93,16 +93,19 @@ def gfnff_charges(atoms):
     return atoms.get_charges()
 
 
-def md_snapshots(every_ps=0.2):
-    """SevenNet-0 290 K snapshots of the sampling stage, or [] if the run is not there."""
+def md_snapshots(every_ps=0.2, run=MD_RUN):
+    """SevenNet-0 290 K snapshots of a run's sampling stage, or [] if the run is not there."""
     from mdkit import store
+    from mdkit.systems import read_structure
 
-    if not (MD_RUN / "thermo.csv").is_file():
+    if not (run / "thermo.csv").is_file():
         return []
-    thermo = store.read_thermo(MD_RUN)
-    universe = store.open_run(MD_RUN)
+    thermo = store.read_thermo(run)
+    universe = store.open_run(run)
+    charge = read_structure(run / "topology.xyz")[1].charge
     times = np.asarray(thermo["time_ps"], float)
     sampling = np.flatnonzero(np.asarray(thermo["stage_name"]) == "sample")
+    sampling = sampling[sampling < len(universe.trajectory)]
     if len(sampling) == 0:
         return []
     wanted = np.arange(times[sampling[0]], times[sampling[-1]] + 1e-9, every_ps)
@@ -114,8 +117,8 @@ def md_snapshots(every_ps=0.2):
     for frame in frames:
         universe.trajectory[frame]
         atoms = Atoms(symbols, positions=universe.atoms.positions.astype(float))
-        atoms.info = {"charge": -3, "source": f"{MD_RUN.name} frame {frame} "
-                                              f"({times[frame]:.2f} ps)"}
+        atoms.info = {"charge": charge, "source": f"{run.name} frame {frame} "
+                                                  f"({times[frame]:.2f} ps)"}
         out.append(atoms)
     return out
 
