@@ -39,7 +39,7 @@ import tomli_w
 
 from mdkit.errors import ComputationFailed, MdkitError
 from mdkit.progress import ItemProgress, quiet_startup_warnings
-from mdkit.protocol import anchored, load_spec, spec_from_dict
+from mdkit.protocol import anchored, load_spec, spec_from_dict, toml_value
 from mdkit.runfolder import (RunFolder, RunFolderError, SweepFolder, member_status,
                              sweep_members)
 from mdkit.thermostats import THERMOSTATS
@@ -66,7 +66,7 @@ def parse_vary(items) -> dict[str, list]:
             raise SweepError(f"--vary names {key!r} twice; give all its values in one "
                              f"--vary {key}=V1,V2.")
         vary[key] = []
-        for value in (_scalar(v.strip()) for v in values.split(",") if v.strip()):
+        for value in (_value(item, v) for v in values.split(",") if v.strip()):
             if value in vary[key]:  # 300 and 300.0 too: one run folder for both
                 raise SweepError(f"--vary {item!r} names {value!r} twice; each value is one "
                                  "group of runs.")
@@ -93,11 +93,12 @@ def parse_seeds(text: str | None) -> list[int]:
     return seeds
 
 
-def _scalar(text: str):
+def _value(item: str, text: str):
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+        return toml_value(text)
+    except ValueError as err:
+        raise SweepError(f"--vary {item!r}: {text.strip()!r} is not a value ({err}); write a "
+                         "number, a word or a quoted string.") from None
 
 
 def _apply(data: dict, key: str, value) -> None:

@@ -36,6 +36,7 @@ in those units here; the runner converts to ASE units.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,6 +117,32 @@ class RunSpec:
         data = asdict(self)
         data["path"], data["folder"] = str(self.path), str(self.folder)
         return data
+
+
+# A bare (unquoted) value that is not TOML is taken as a string only when it is one
+# word of a name or path; anything else was meant as TOML.
+_WORD = re.compile(r"[\w.+\-:/@~]+")
+
+
+def toml_value(text: str):
+    """A value given on the command line, read as the same value in a spec would be.
+
+    The text is read whole as a TOML value (numbers, booleans, quoted strings,
+    lists and inline tables keep their commas); a single bare word that is not
+    TOML (``dzp``, ``gfnff``, ``path/to/file.xyz``) stays a string.
+
+    Raises
+    ------
+    ValueError
+        Neither a TOML value nor a bare word; the message gives TOML's reason.
+    """
+    text = text.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError as err:
+        if _WORD.fullmatch(text):
+            return text
+        raise ValueError(str(err).split(" (at ")[0].lower()) from None
 
 
 def _fail(path, where, message):

@@ -7,36 +7,27 @@ defined here is spelled, typed and explained the same way everywhere.
 from __future__ import annotations
 
 import argparse
-import re
-import tomllib
 
 from mdkit.errors import MdkitError
-
-# A bare (unquoted) --option value that is not TOML is taken as a string only
-# when it is one word of a name or path; anything else was meant as TOML.
-_WORD = re.compile(r"[\w.+\-:/@~]+")
-
 
 def engine_option(text: str) -> tuple[str, object]:
     """``"occupations={name='fermi-dirac', width=0.1}"`` -> ``("occupations", {...})``.
 
-    The value is read whole as a TOML value, so inline tables and lists keep
-    their commas; a single bare word that is not TOML (``basis=dzp``) stays a
-    string.  Anything else that TOML cannot read is refused with its reason.
+    The value is read by :func:`mdkit.protocol.toml_value`: whole, as TOML, so
+    inline tables and lists keep their commas; a bare word stays a string.
     """
+    from mdkit.protocol import toml_value
+
     key, sep, value = text.partition("=")
     key, value = key.strip(), value.strip()
     if not sep or not key or not value:
         raise argparse.ArgumentTypeError(f"--option {text!r} must be KEY=VALUE, e.g. "
                                          "basis=dzp.")
     try:
-        return key, tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError as err:
-        if _WORD.fullmatch(value):
-            return key, value
-        reason = str(err).split(" (at ")[0].lower()
+        return key, toml_value(value)
+    except ValueError as err:
         raise argparse.ArgumentTypeError(
-            f"--option {text!r}: the value is not a TOML value ({reason}); write a word "
+            f"--option {text!r}: the value is not a TOML value ({err}); write a word "
             "(basis=dzp), a quoted string, a number, a list [..] or a table {..}.") from None
 
 
