@@ -158,3 +158,14 @@ def test_damaged_vacant_site_records_are_named(tmp_path, damage, words):
     with pytest.raises(StructureError, match=f"{path}: .*" + words.replace("[", r"\[")
                        .replace("]", r"\]")):
         read_structure(path)
+
+
+def test_a_new_builder_entry_needs_no_other_code(monkeypatch):
+    from mdkit import systems
+    from mdkit.systems.bare import icosahedron
+
+    entry = systems.Builder("Cu13, for this test", lambda dope, vacancy:
+                            (*icosahedron("Cu", 13), dope, vacancy), isomers={"center": "IsoX"})
+    monkeypatch.setitem(systems.BUILDERS, "cutest", entry)
+    atoms, sites = systems.build("cutest", vacancy="center")
+    assert len(atoms) == 12 and atoms.info["name"].endswith("(vacancy at center site 0 = IsoX)")
