@@ -136,3 +136,11 @@ def test_unknown_parameter_set_is_refused(capsys):
     code, out, err = run(capsys, DATA / "c60.xyz", "--param-set", "imos")
     assert code == 2 and out == "" and "unknown CCS parameter set 'imos'" in err
     assert err.count("\n") == 1
+
+
+def test_an_ion_on_unpublished_parameters_is_told_its_band_is_not_the_whole_story(capsys):
+    assert main(["ccs", str(DATA / "c60.xyz"), "--method", "pa", "--error", "0.05"]) == 0
+    assert "note:" not in capsys.readouterr().out  # C: MOBCAL-2012's published values
+    assert main(["ccs", "ag13", "--method", "pa", "--error", "0.05"]) == 0
+    note = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert len(note) == 1 and "Ag take UFF-based defaults" in note[0]

@@ -71,7 +71,7 @@ class CLICommand:
                    "target_error": args.error, "seed": args.seed, "n_workers": args.workers,
                    "params": args.params, "orientation": args.n2_model,
                    "param_set": args.param_set}
-        tables = {}
+        tables, defaults = {}, set()
         for target in args.targets:
             path = Path(target)
             if path.is_dir():
@@ -84,6 +84,7 @@ class CLICommand:
                       f"{_systematic(first, values.mean())} Å² over the run "
                       f"({first['param_set']} parameters) -> {run['table']}")
                 tables[path.name] = run["results"]
+                defaults.update(first.get("defaults_used") or ())
                 continue
             if path.is_file():
                 atoms, charges = ccsmod.read_ion(path, args.charge)
@@ -99,6 +100,7 @@ class CLICommand:
                       f"{_systematic(result)} Å² ({result['param_set']} parameters, net "
                       f"charge {result['net_charge']:+.2f} e, {source})")
                 tables[label] = [result]
+                defaults.update(result.get("defaults_used") or ())
         if len(tables) > 1:
             rows = ccsmod.compare(tables)
             print(f"{'ion or run':<28} {'CCS / Å²':>9} {'± error':>8} {'vs first / %':>17}")
@@ -106,3 +108,15 @@ class CLICommand:
                 print(f"{row['label']:<28} {row['mean_A2']:9.2f} {row['sem_A2']:8.2f} "
                       f"{row['difference_percent']:+8.2f} ± "
                       f"{row['difference_error_percent']:.2f}")
+        _caution(defaults)
+
+
+def _caution(defaults) -> None:
+    """An absolute CCS resting on unpublished parameters is less certain than its band,
+    which spans the published sets only: say so once."""
+    if defaults:
+        print(f"  note: {', '.join(sorted(defaults))} take UFF-based defaults (no published "
+              "value for this gas); the (sys) band spans the published parameter sets only, "
+              "and an absolute CCS of such an ion can be off by much more (the ligated Ag "
+              "clusters lie 8-16 % above their measured CCS: README, \"How big is the "
+              "ion?\"). Differences between related ions are the reliable numbers.")
