@@ -26,6 +26,10 @@ distribution; the observed median is the Kaplan-Meier one
 with the interval where the 95 % band crosses 1/2.  A group's temperature
 is its ``temperature_K`` when that is varied, else that of the longest
 constant-temperature thermostatted stage of its runs.
+
+Two ensembles of the same protocol (a distilled student and its teacher,
+say) are compared by :func:`compare_first_events`: both Kaplan-Meier
+medians with their intervals and the log-rank test between them.
 """
 
 from __future__ import annotations
@@ -37,10 +41,18 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy.stats import CensoredData, chi2, ecdf
+from scipy.stats import CensoredData, chi2, ecdf, logrank, norm
 
 from mdkit import writer
+from mdkit.errors import MdkitError
 from mdkit.runfolder import RunFolder, SweepFolder, member_status, sweep_members
+
+#: Power at which :func:`compare_first_events` states the smallest rate ratio it detects.
+POWER = 0.8
+
+
+class FirstEventError(MdkitError):
+    """First-event times that cannot be compared (no runs, or times and flags that differ)."""
 
 
 def member_table(folder) -> list[dict]:
@@ -78,6 +90,45 @@ def survival(event_times, durations):
                              right=np.asarray(durations, float)))
 
 
+def kaplan_meier(event_times, durations, confidence: float = 0.95) -> dict:
+    """Kaplan-Meier median first-event time with its interval, and the curve.
+
+    Parameters
+    ----------
+    event_times : sequence of float
+        First-event times (ps) of the runs with an event.
+    durations : sequence of float
+        Lengths (ps) of the runs without one (right-censored there).
+    confidence : float
+        Of the pointwise band (Greenwood) around the curve.
+
+    Returns
+    -------
+    dict
+        ``median_first_event_ps``: the first time the curve is at or below
+        1/2; ``median_low_ps`` and ``median_high_ps``: the first times the
+        band's lower and upper curves are (the interval of the median); each
+        None when that curve never gets there (no events at all, or too few
+        before the runs end).  With events also ``survival``: ``time_ps``,
+        ``still_in_core``, ``low`` and ``high`` (the curve and its band at
+        the event and censoring times).
+    """
+    medians = {"median_first_event_ps": None, "median_low_ps": None, "median_high_ps": None}
+    if len(event_times) == 0:
+        return medians
+    sf = survival(event_times, durations).sf
+    with warnings.catch_warnings():  # undefined where the curve is 1 or 0: a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(confidence)
+    return {"median_first_event_ps": _crossing(sf.quantiles, sf.probabilities),
+            "median_low_ps": _crossing(sf.quantiles, band.low.probabilities),
+            "median_high_ps": _crossing(sf.quantiles, band.high.probabilities),
+            "survival": {"time_ps": sf.quantiles.tolist(),
+                         "still_in_core": sf.probabilities.tolist(),
+                         "low": band.low.probabilities.tolist(),
+                         "high": band.high.probabilities.tolist()}}
+
+
 def group_table(rows: list[dict], keys: list[str]) -> list[dict]:
     """Aggregate member rows into groups of equal ``keys`` values."""
     groups: dict[tuple, list[dict]] = {}
@@ -93,18 +144,7 @@ def group_table(rows: list[dict], keys: list[str]) -> list[dict]:
                  "rg_mean": float(np.mean([r["rg_mean"] for r in runs])),
                  "rg_fluctuation": float(np.mean([r["rg_std"] for r in runs])),
                  "median_first_event_ps": None, "median_low_ps": None, "median_high_ps": None}
-        if events:
-            sf = survival(events, censored).sf
-            with warnings.catch_warnings():  # undefined where the curve is 1 or 0: a gap
-                warnings.simplefilter("ignore", RuntimeWarning)
-                band = sf.confidence_interval(0.95)
-            group["median_first_event_ps"] = _crossing(sf.quantiles, sf.probabilities)
-            group["median_low_ps"] = _crossing(sf.quantiles, band.low.probabilities)
-            group["median_high_ps"] = _crossing(sf.quantiles, band.high.probabilities)
-            group["survival"] = {"time_ps": sf.quantiles.tolist(),
-                                 "still_in_core": sf.probabilities.tolist(),
-                                 "low": band.low.probabilities.tolist(),
-                                 "high": band.high.probabilities.tolist()}
+        group.update(kaplan_meier(events, censored))
         group.update(observed_mean(events, censored))
         for key in sorted({k for r in runs for k in r if k.startswith("residence_")}):
             group[key] = float(np.mean([r.get(key, 0.0) for r in runs]))
@@ -119,6 +159,77 @@ def _crossing(times, probabilities):
     """First time a survival curve is at or below 1/2 (ps), None if it never is."""
     below = np.flatnonzero(np.asarray(probabilities) <= 0.5)
     return float(times[below[0]]) if len(below) else None
+
+
+def compare_first_events(times_a, observed_a, times_b, observed_b,
+                         confidence: float = 0.95) -> dict:
+    """Do two ensembles of runs have the same first-event time distribution?
+
+    Each ensemble gets its Kaplan-Meier median (:func:`kaplan_meier`); the
+    two are compared by the log-rank test (``scipy.stats.logrank``), which
+    uses every run, censored ones included, and assumes the runs of the two
+    ensembles independent (give them different seeds).
+
+    Parameters
+    ----------
+    times_a, times_b : sequence of float
+        Per run, its first-event time (ps) or, when it had none, its length
+        (ps; the run is right-censored there).
+    observed_a, observed_b : sequence of bool
+        Per run, whether the event was seen.
+    confidence : float
+        Of the medians' intervals; the test's level is ``1 - confidence``.
+
+    Returns
+    -------
+    dict
+        ``a``, ``b``: ``n_runs``, ``n_events`` and what :func:`kaplan_meier`
+        returns; ``logrank_z``: scipy's signed statistic (positive when
+        ensemble a has more events than expected under equal distributions,
+        its vacancy leaving sooner; ``z**2`` is the usual chi-squared with
+        one degree of freedom) and ``pvalue`` (two-sided); ``compatible``:
+        whether ``pvalue >= 1 - confidence``; ``detectable_rate_ratio``: the
+        ratio of two constant rates the test detects with :data:`POWER` at
+        that level given the events seen (Schoenfeld's approximation,
+        ``exp((z_{1-a/2} + z_power) / sqrt(d p (1 - p)))`` for ``d`` events
+        and a fraction ``p`` of runs in ensemble a).  The last four are None
+        when neither ensemble has an event: there is nothing to compare.
+
+    Raises
+    ------
+    FirstEventError
+        An ensemble without runs, times and flags of different lengths, or
+        a time that is not finite and >= 0.
+    """
+    samples = {}
+    for label, times, observed in (("a", times_a, observed_a), ("b", times_b, observed_b)):
+        times, observed = np.asarray(times, float), np.asarray(observed, bool)
+        if times.ndim != 1 or times.shape != observed.shape:
+            raise FirstEventError(f"ensemble {label} has {times.size} times but "
+                                  f"{observed.size} event flags; give one of each per run.")
+        if not len(times):
+            raise FirstEventError(f"ensemble {label} has no runs; compare ensembles of at "
+                                  "least one run each.")
+        if not np.all(np.isfinite(times) & (times >= 0)):
+            raise FirstEventError(f"ensemble {label} has a time that is not finite and >= 0 "
+                                  f"({times.tolist()}).")
+        samples[label] = (times[observed], times[~observed])
+    result = {label: {"n_runs": len(events) + len(censored), "n_events": len(events),
+                      **kaplan_meier(events, censored, confidence)}
+              for label, (events, censored) in samples.items()}
+    n_events = result["a"]["n_events"] + result["b"]["n_events"]
+    result.update(logrank_z=None, pvalue=None, compatible=None, detectable_rate_ratio=None)
+    if n_events:
+        test = logrank(*(CensoredData(uncensored=events, right=censored)
+                         for events, censored in samples.values()))
+        share = result["a"]["n_runs"] / (result["a"]["n_runs"] + result["b"]["n_runs"])
+        alpha = 1 - confidence
+        result.update(logrank_z=float(test.statistic), pvalue=float(test.pvalue),
+                      compatible=bool(test.pvalue >= alpha),
+                      detectable_rate_ratio=float(np.exp(
+                          (norm.ppf(1 - alpha / 2) + norm.ppf(POWER))
+                          / np.sqrt(n_events * share * (1 - share)))))
+    return result
 
 
 def observed_mean(event_times, durations, confidence: float = 0.95) -> dict:
