@@ -29,7 +29,7 @@ from matplotlib.colors import to_hex
 
 from mdkit import writer
 from mdkit.errors import MdkitError
-from mdkit.runfolder import RunFolder, SweepFolder, is_own_output
+from mdkit.runfolder import TEACHER_CHECK, RunFolder, SweepFolder, is_own_output
 
 from . import draw
 
@@ -115,6 +115,23 @@ def _legend(data: dict, symbols) -> str:
     return items
 
 
+def _teacher_check_text(run: RunFolder) -> str:
+    """The teacher's verdict along a run with ``check_with`` (empty for other runs)."""
+    rows = run.read_teacher_check()
+    if not rows:
+        return ""
+    meta = run.meta or {}
+    mae = [row["force_mae_eV_per_A"] for row in rows]
+    worst = rows[int(np.argmax(mae))]
+    text = (f"Force error against the checking engine over {len(rows)} frames "
+            f"({rows[0]['time_ps']:.2f}-{rows[-1]['time_ps']:.2f} ps): mean absolute "
+            f"{np.mean(mae):.3f} eV/Å, worst {worst['force_mae_eV_per_A']:.3f} eV/Å at "
+            f"{worst['time_ps']:.2f} ps (table: {TEACHER_CHECK}).")
+    warning = meta.get("check_warning")
+    return ("<h3>Checked by the teacher</h3><p>" + html.escape(text) + "</p>"
+            + (f'<p class="warning">Warning: {html.escape(warning)}</p>' if warning else ""))
+
+
 def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0,
                 label: str | None = None) -> tuple[str, dict]:
     """HTML of one analysed run (headed ``label``, default the folder's name) and the data
@@ -137,6 +154,7 @@ def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0,
         ccs = (f"<h3>CCS and Rg vs time</h3><p>CCS {np.mean(values):.1f} ± "
                f"{np.std(values):.1f} Å² over {len(values)} snapshots.</p>"
                + _image(out / "ccs.png", "CCS and Rg against time"))
+    check = _teacher_check_text(run)
     body = f"""
 <section class="run">
 <h2>{html.escape(label)}</h2>
@@ -153,6 +171,7 @@ def run_section(folder, frames: draw.RunFrames | None = None, index: int = 0,
 <h3>Radius of gyration vs time</h3>
 {_image(out / "rg.png", "radius of gyration against time")}
 {ccs}
+{check}
 <h3>Site occupancy</h3>
 {_image(out / "occupancy.png", "site occupancy against time")}
 <h3>Events</h3>
@@ -188,6 +207,7 @@ td, th {{ border: 1px solid #ccc; padding: .2em .5em; text-align: left; }}
 .key i.ring {{ background: none; border-width: 2px; }}
 .key i.red {{ border-color: #e00000; }} .key i.black {{ border-color: #000; }}
 .summary {{ font-size: 110%; }}
+.warning {{ color: #a33; }}
 </style></head><body>
 <h1>{title}</h1>
 {top}

@@ -421,7 +421,9 @@ class TrainFolder:
         spec = self.spec
         per_trajectory = int(round(spec.sampling["duration_ps"] * 1000
                                    / spec.sampling["label_every_fs"]))
-        trajectories = spec.trajectories()
+        # training trajectories first: an interrupted labelling has the most useful part
+        order = {"train": 0, "valid": 1, "test": 2}
+        trajectories = sorted(spec.trajectories(), key=lambda t: order[t["role"]])
         lines = LogLines("mdkit train: labels", len(trajectories) * per_trajectory, "frames") \
             if progress is not False else None
         counts, before = {}, 0

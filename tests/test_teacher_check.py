@@ -114,3 +114,19 @@ def test_a_killed_run_resumes_to_the_same_table(tmp_path):
                    cwd=tmp_path, env=env, check=True, capture_output=True)
     whole = (tmp_path / "whole" / "teacher_check.csv").read_text()
     assert table.read_text() == whole and whole.count("\n") == 62  # header + 61 checks
+
+
+def test_the_report_states_the_teachers_verdict_and_its_warning(tmp_path):
+    rows, _ = run(tmp_path, 'check_with = {name = "python", factory = '
+                            '"ase.calculators.lj:LennardJones", sigma = 2.6, epsilon = 0.3,'
+                            ' rc = 6.0}\ncheck_every_ps = 0.1\ncheck_force_mae_eV_per_A = 0.05')
+    for command in (["analyze", "run"], ["report", "run", "-o", "page.html"]):
+        result = subprocess.run([sys.executable, "-m", "mdkit", *command], cwd=tmp_path,
+                                capture_output=True, text=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.html").read_text()
+    mae = [float(r["force_mae_eV_per_A"]) for r in rows]
+    assert f"over {len(rows)} frames" in page
+    assert f"mean absolute {np.mean(mae):.3f} eV/Å" in page
+    assert "Warning: at 0.00 ps the forces differ" in page or "Warning: at 0.10 ps" in page
