@@ -86,6 +86,8 @@ class TrainSpec:
     split: dict
     student: dict
     raw: dict = field(default_factory=dict)
+    #: The [card] table's physics checks (:func:`mdkit.trust.card_settings`).
+    card: dict = field(default_factory=dict)
 
     def trajectories(self) -> list[dict]:
         """Every teacher trajectory: system index, temperature (K), seed and its split."""
@@ -128,9 +130,10 @@ def load_train_spec(path) -> TrainSpec:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise TrainSpecError(f"{path}: not valid TOML ({err}).") from None
     for key in data:
-        if key not in ("teacher", "systems", "sampling", "split", "student", "output"):
+        if key not in ("teacher", "systems", "sampling", "split", "student", "output", "card"):
             _fail(path, "the file", f"has an unknown table [{key}]; valid: [teacher], "
-                                    "[[systems]], [sampling], [split], [student], [output].")
+                                    "[[systems]], [sampling], [split], [student], [output], "
+                                    "[card].")
     teacher = data.get("teacher")
     if not isinstance(teacher, dict) or teacher.get("name") not in CALCULATORS:
         name = teacher.get("name") if isinstance(teacher, dict) else None
@@ -202,8 +205,25 @@ def load_train_spec(path) -> TrainSpec:
     _check_student(path, student)
     output = data.get("output", {})
     folder = path.parent / output.get("folder", path.stem)
+    card = _check_card(path, data.get("card"), resolved)
     return TrainSpec(path=path, folder=folder, teacher=teacher, systems=resolved,
-                     sampling=sampling, split=split, student=student, raw=data)
+                     sampling=sampling, split=split, student=student, raw=data, card=card)
+
+
+def _check_card(path, table, systems) -> dict:
+    """The [card] table's physics checks, on elements the student is trained on."""
+    from mdkit.systems import build
+    from mdkit.trust import CardSpecError, card_settings
+
+    if table is None:
+        return {}
+    elements = {symbol for system in systems
+                for symbol in build(system.get("file", system.get("build")), system.get("dope"),
+                                    system.get("vacancy"))[0].get_chemical_symbols()}
+    try:
+        return card_settings(table, elements, path.parent)
+    except CardSpecError as err:
+        raise TrainSpecError(f"{path}: {err}") from None
 
 
 def _check_student(path, student: dict) -> None:
@@ -402,7 +422,19 @@ class TrainFolder:
         resolved = json.dumps(_comparable(self.spec), sort_keys=True)
         claim(self.path, force=force, marker=MARKER)
         old = self.path / "spec.json"
-        if old.exists() and old.read_text() != resolved:
+        if old.exists() and old.read_text() != resolved and self._labels_fit(old):
+            # only the student changed: the labels stay, the earlier training is kept aside
+            training = self.path / "earlier-students"
+            training.mkdir(exist_ok=True)
+            kept = training / f"student-{len(list(training.iterdir())) + 1}"
+            kept.mkdir()
+            for name in ("mace", "student.model", "training.json", "card.json", "train.log",
+                         "spec.json"):
+                if (self.path / name).exists():
+                    (self.path / name).rename(kept / name)
+            print(f"mdkit train: the [student] table changed; labels kept, the earlier "
+                  f"training moved to {kept}", file=sys.stderr)
+        elif old.exists() and old.read_text() != resolved:
             if not force:
                 raise TrainSpecError(f"{self.path} holds a training of a different spec; "
                                      "restore the old spec, choose another [output] folder, or"
@@ -413,6 +445,16 @@ class TrainFolder:
         self.labels.mkdir(exist_ok=True)
         self.mace.mkdir(exist_ok=True)
         write_text(self.path / "spec.json", resolved)
+
+    def _labels_fit(self, old: Path) -> bool:
+        """Whether the folder's labels were made by this spec's teacher, systems and sampling."""
+        try:
+            before = json.loads(old.read_text())
+        except ValueError:
+            return False
+        now = _comparable(self.spec)
+        return all(before.get(key) == json.loads(json.dumps(now[key]))
+                   for key in ("teacher", "systems", "sampling", "split"))
 
     def label(self, progress=None) -> dict:
         """Teacher labels for every trajectory and copy; returns frames per label file."""
@@ -527,8 +569,29 @@ class TrainFolder:
         record = self.path / "training.json"
         return json.loads(record.read_text())["training_s"] if record.exists() else 0.0
 
-    def card(self) -> dict:
-        """Held-out errors and speed of the student against the teacher; written as card.json."""
+    @property
+    def checks(self) -> Path:
+        """The [card] physics checks' folder: ``checks.db`` (relaxations, bands, NVE runs,
+        reused on a rerun), ``bands/`` (resume points) and the students they checked."""
+        return self.path / "checks"
+
+    def checked_student(self) -> dict:
+        """The student as the checks' engine, by a copy named after its content: the
+        database knows a model by its path, and a student retrained in place must not be
+        given the results of the one before."""
+        import hashlib
+
+        data = self.model.read_bytes()
+        named = self.checks / f"student-{hashlib.sha256(data).hexdigest()[:12]}.model"
+        if not named.exists():
+            self.checks.mkdir(exist_ok=True)
+            with atomic_path(named) as tmp:
+                tmp.write_bytes(data)
+        return {"name": "mace", "model": str(named.resolve())}
+
+    def card(self, progress=None) -> dict:
+        """Held-out errors and speed of the student against the teacher, and the [card]
+        physics checks (:func:`mdkit.trust.physics_checks`); written as card.json."""
         from ase.io import read
 
         from mdkit.calculators import engine_version
@@ -547,6 +610,12 @@ class TrainFolder:
             "speed": speed(self.spec, self.model),
         }
         card["training_s"] = self.training_s()
+        if self.spec.card:
+            from mdkit.trust import physics_checks
+
+            card["physics"] = physics_checks(self.spec.card, self.checked_student(),
+                                             self.spec.teacher, self.checks / "checks.db",
+                                             progress, folder=self.checks / "bands")
         write_json(self.path / "card.json", card)
         return card
 
@@ -621,7 +690,7 @@ def train(spec: TrainSpec, progress=None, force: bool = False) -> Path:
     folder.split()
     if not folder.model.exists():
         folder.train(progress)
-    folder.card()
+    folder.card(progress)
     return folder.path
 
 

@@ -201,3 +201,21 @@ def test_a_folder_mdkit_did_not_make_is_refused(tmp_path):
     result = mdkit("train", "ag13.toml", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "not a folder mdkit wrote" in result.stderr
     assert sorted(p.name for p in (tmp_path / "ag13").iterdir()) == ["notes.txt"]
+
+
+def test_a_changed_student_keeps_the_labels_and_the_earlier_training(tmp_path):
+    (tmp_path / "ag13.toml").write_text(SPEC.format(duration=0.1, epochs=1))
+    mdkit("train", "ag13.toml", cwd=tmp_path)
+    folder = tmp_path / "ag13"
+    labels = {p.name: p.read_bytes() for p in (folder / "labels").glob("*.xyz")}
+    first = (folder / "student.model").read_bytes()
+    (tmp_path / "ag13.toml").write_text(SPEC.format(duration=0.1, epochs=2))
+    result = mdkit("train", "ag13.toml", cwd=tmp_path)
+    assert "labels kept" in result.stderr and "labels:" not in result.stderr
+    assert {p.name: p.read_bytes() for p in (folder / "labels").glob("*.xyz")} == labels
+    earlier = list((folder / "earlier-students").iterdir())
+    assert len(earlier) == 1 and (earlier[0] / "student.model").read_bytes() == first
+    assert "Epoch 1" in (folder / "train.log").read_text()  # trained anew, 2 epochs
+    # a changed sampling is another training: refused without --force
+    (tmp_path / "ag13.toml").write_text(SPEC.format(duration=0.2, epochs=2))
+    assert mdkit("train", "ag13.toml", cwd=tmp_path, check=False).returncode == 2
