@@ -226,17 +226,30 @@ def _check_card(path, table, systems) -> dict:
         raise TrainSpecError(f"{path}: {err}") from None
 
 
+def _flag_options() -> set[str]:
+    """mace_run_train's switches that take no value (``--swa``, ``--ema``)."""
+    import argparse
+
+    from mace.tools import build_default_arg_parser
+
+    return {action.dest for action in build_default_arg_parser()._actions
+            if isinstance(action, argparse._StoreTrueAction)}
+
+
 def _check_student(path, student: dict) -> None:
     """Every [student] key must be one of mace_run_train's own arguments."""
     from mace.tools import build_default_arg_parser
 
     known = {action.dest for action in build_default_arg_parser()._actions}
-    for key in student:
+    flags = _flag_options()
+    for key, value in student.items():
         if key in STUDENT_RESERVED:
             _fail(path, "[student]", f"{key} is set by mdkit (the training folder's layout).")
         if key not in known:
             _fail(path, "[student]", f"{key!r} is not a mace_run_train option (see "
                                      "`mace_run_train --help`).")
+        if key in flags and not isinstance(value, bool):
+            _fail(path, "[student]", f"{key} is a switch: true or false (got {value!r}).")
 
 
 # -- the training folder ---------------------------------------------------------------
@@ -524,8 +537,11 @@ class TrainFolder:
                 "--test_file", "../test.xyz", "--energy_key", ENERGY_KEY,
                 "--forces_key", FORCES_KEY, "--work_dir", ".", "--restart_latest",
                 "--device", device]
+        flags = _flag_options()
         for key, value in student.items():
-            if isinstance(value, bool):
+            if key in flags:  # mace's store_true switches (swa, ema) take no value
+                args += [f"--{key}"] if value else []
+            elif isinstance(value, bool):
                 args += [f"--{key}", str(value)]
             elif isinstance(value, (list, dict)):
                 args += [f"--{key}", json.dumps(value)]

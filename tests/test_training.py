@@ -43,6 +43,7 @@ num_interactions = 2
 r_max = 4.5
 max_num_epochs = {epochs}
 batch_size = 5
+ema = true
 """
 
 
@@ -175,6 +176,7 @@ def test_kill_during_training_resumes_from_maces_checkpoint(tmp_path):
     ({"seeds": "seeds = [2, 3]"}, "too few trajectories to split"),
     ({"student": 'hidden_irreps = "8x0e"\nno_such_option = 3'}, "'no_such_option' is not a "
                                                                  "mace_run_train option"),
+    ({"student": 'hidden_irreps = "8x0e"\nswa = 3'}, "swa is a switch: true or false"),
 ])
 def test_bad_training_specs_get_one_sentence(tmp_path, change, message):
     text = SPEC.format(duration=0.5, epochs=2)
