@@ -18,7 +18,11 @@
   ``mace_run_train`` (its checkpoints make training resumable), every
   ``[student]`` key passed to it under the same name;
 * **card** (``card.json``): teacher, data, split, held-out errors per element,
-  speed against the teacher, training time, versions.
+  speed against the teacher, training time, versions, and the physics checks
+  of an optional ``[card]`` table (:mod:`mdkit.trust`).
+
+The training and validation labels come first and the student trains on them;
+the test trajectories are labelled after, so a model exists as early as it can.
 
 Energies are in eV, forces in eV/Å, times in the units their names carry.
 """
@@ -52,6 +56,8 @@ SAMPLING_DEFAULTS = {"temperatures_K": [290.0], "test_temperatures_K": [], "seed
                      "rattle_angstrom": 0.05, "strain": 0.02, "structures": []}
 SPLIT_DEFAULTS = {"validation_seeds": [2], "test_seeds": [3]}
 #: What mdkit decides for mace_run_train itself (the folder's layout and the labels' keys).
+#: The split's roles, in the order they are labelled.
+ROLES = ("train", "valid", "test")
 STUDENT_RESERVED = ("name", "train_file", "valid_file", "test_file", "work_dir", "energy_key",
                     "forces_key", "restart_latest", "log_dir", "model_dir", "checkpoints_dir",
                     "results_dir")
@@ -435,7 +441,10 @@ class TrainFolder:
         resolved = json.dumps(_comparable(self.spec), sort_keys=True)
         claim(self.path, force=force, marker=MARKER)
         old = self.path / "spec.json"
-        if old.exists() and old.read_text() != resolved and self._labels_fit(old):
+        if old.exists() and old.read_text() != resolved and self._labels_fit(old) and \
+                not any(self.mace.glob("*")) and not self.model.exists():
+            pass  # only the student changed, and none was trained yet
+        elif old.exists() and old.read_text() != resolved and self._labels_fit(old):
             # only the student changed: the labels stay, the earlier training is kept aside
             training = self.path / "earlier-students"
             training.mkdir(exist_ok=True)
@@ -469,17 +478,19 @@ class TrainFolder:
         return all(before.get(key) == json.loads(json.dumps(now[key]))
                    for key in ("teacher", "systems", "sampling", "split"))
 
-    def label(self, progress=None) -> dict:
-        """Teacher labels for every trajectory and copy; returns frames per label file."""
+    def label(self, progress=None, roles=ROLES) -> dict:
+        """Teacher labels for the trajectories (and, with "train", the copies and structure
+        files) of ``roles``; returns frames per label file."""
         from mdkit.progress import LogLines
 
         spec = self.spec
         per_trajectory = int(round(spec.sampling["duration_ps"] * 1000
                                    / spec.sampling["label_every_fs"]))
         # training trajectories first: an interrupted labelling has the most useful part
-        order = {"train": 0, "valid": 1, "test": 2}
-        trajectories = sorted(spec.trajectories(), key=lambda t: order[t["role"]])
-        lines = LogLines("mdkit train: labels", len(trajectories) * per_trajectory, "frames") \
+        trajectories = sorted((t for t in spec.trajectories() if t["role"] in roles),
+                              key=lambda t: ROLES.index(t["role"]))
+        lines = LogLines(f"mdkit train: {'/'.join(roles)} labels",
+                         len(trajectories) * per_trajectory, "frames") \
             if progress is not False else None
         counts, before = {}, 0
         for trajectory in trajectories:
@@ -493,6 +504,8 @@ class TrainFolder:
 
             counts[path.name] = _label_trajectory(spec, trajectory, path, report)
             before += per_trajectory
+        if "train" not in roles:
+            return counts
         for index in range(len(spec.systems) if spec.sampling["rattled"] else 0):
             atoms, _ = _system(spec, index)
             name = re.sub(r"[^A-Za-z0-9]+", "_", atoms.info.get("name", str(index)))
@@ -503,13 +516,16 @@ class TrainFolder:
             counts[path.name] = _label_structures(spec, file, path)
         return counts
 
-    def split(self) -> dict:
-        """Gather the label files into train/valid/test by their trajectory's role."""
-        roles = {"train": [], "valid": [], "test": []}
+    def split(self, roles=ROLES) -> dict:
+        """Gather the label files of ``roles`` into train/valid/test.xyz by their
+        trajectory's role; split.json tells every role written so far."""
+        files = {role: [] for role in roles}
         for path in sorted(self.labels.glob("*.xyz")):
-            roles[path.name.split("-", 1)[0]].append(path)
-        summary = {}
-        for role, paths in roles.items():
+            if path.name.split("-", 1)[0] in files:
+                files[path.name.split("-", 1)[0]].append(path)
+        record = self.path / "split.json"
+        summary = json.loads(record.read_text()) if record.exists() else {}
+        for role, paths in files.items():
             text = "".join(p.read_text() for p in paths)
             write_text(self.path / f"{role}.xyz", text)
             summary[role] = {"trajectories": [p.stem.split("-", 1)[1] for p in paths],
@@ -534,7 +550,7 @@ class TrainFolder:
             device = torch_device("auto")
         args = [sys.executable, "-m", "mace.cli.run_train", "--name", "student",
                 "--train_file", "../train.xyz", "--valid_file", "../valid.xyz",
-                "--test_file", "../test.xyz", "--energy_key", ENERGY_KEY,
+                "--energy_key", ENERGY_KEY,
                 "--forces_key", FORCES_KEY, "--work_dir", ".", "--restart_latest",
                 "--device", device]
         flags = _flag_options()
@@ -702,10 +718,13 @@ def train(spec: TrainSpec, progress=None, force: bool = False) -> Path:
     """
     folder = TrainFolder(spec)
     folder.open(force)
-    folder.label(progress)
-    folder.split()
+    # the student trains as soon as its own labels exist; the test set is labelled after
+    folder.label(progress, ("train", "valid"))
+    folder.split(("train", "valid"))
     if not folder.model.exists():
         folder.train(progress)
+    folder.label(progress, ("test",))
+    folder.split(("test",))
     folder.card(progress)
     return folder.path
 
