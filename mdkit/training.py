@@ -349,10 +349,10 @@ def _label_trajectory(spec: TrainSpec, trajectory: dict, path: Path, say) -> int
         atoms.positions = frames[-1].positions
         atoms.set_momenta(frames[-1].get_momenta())
     else:
-        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+        from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature,
-                                     rng=np.random.default_rng(trajectory["seed"]))
+        thermalize_momenta(atoms, temperature_K=temperature,
+                           rng=np.random.default_rng(trajectory["seed"]))
         Stationary(atoms)
     # a resumed trajectory draws new noise, seeded by where it resumes
     rng = np.random.default_rng([trajectory["seed"], len(frames)])
