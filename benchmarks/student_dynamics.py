@@ -242,6 +242,11 @@ def compare(folders: dict[str, Path]) -> dict:
                                   "run its members (this script without --analyze-only), or "
                                   "see in their meta.json why they failed.")
     student, teacher = (data[role]["runs"] for role in ROLES)
+    shared = sorted({r["seed"] for r in student} & {r["seed"] for r in teacher})
+    if Path(folders["student"]).resolve() == Path(folders["teacher"]).resolve() or shared:
+        raise ComparisonError(f"{folders['student']} and {folders['teacher']} share seeds "
+                              f"({', '.join(map(str, shared)) or 'the same sweep'}); the log-rank"
+                              " test needs independent runs: compare sweeps of different seeds.")
     result = compare_first_events([r["time_ps"] for r in student],
                                   [r["observed"] for r in student],
                                   [r["time_ps"] for r in teacher],
@@ -421,14 +426,18 @@ def student_calculator(engine: str, model: Path | None, extra: dict) -> dict:
         raise ComparisonError("give the student's model once, by --model or by --option "
                               "model=..., not both.")
     model = model if model is not None else table.pop("model", None)
-    if model is not None:
+    engine_entry = CALCULATORS[engine]
+    if model is None:
+        model = engine_entry.default_model  # a shipped specialist, or the engine's own
+    if model is not None and str(model) in engine_entry.shipped_models:
+        table["model"] = str(model)
+    elif model is not None:
         model = Path(model)
         if not model.is_file():
             raise ComparisonError(f"the student's model {model} is not a file; give its model "
-                                  "file (e.g. a training folder's student.model).")
+                                  "file (e.g. a training folder's student.model) or a shipped "
+                                  f"name ({', '.join(engine_entry.shipped_models) or 'none'}).")
         table["model"] = str(model.resolve())
-    elif engine == "mace":
-        raise ComparisonError("--model is needed: the student is a MACE model file.")
     options_only = {k: v for k, v in table.items() if k != "name"}
     try:
         CALCULATORS[engine].check_options(engine, options_only)

@@ -278,13 +278,31 @@ def _chgnet(atoms, charge, model=None, device="auto", vacuum=10.0):
     return CHGNetCalculator(model=loaded, use_device=torch_device(device))
 
 
-def _mace(atoms, charge, model=None, device="auto", default_dtype="float64"):
-    """MACE from a model file the user supplies (no weights can be downloaded)."""
+#: Specialists trained with ``mdkit train`` and shipped in mdkit/data/models (their cards
+#: beside them): name -> file.
+MACE_SHIPPED = {"ag-family": "ag_family.model"}
+
+
+def shipped_model_path(name: str) -> Path:
+    """The file of a MACE specialist shipped with mdkit (:data:`MACE_SHIPPED`)."""
+    from importlib.resources import files
+
+    return Path(str(files("mdkit.data") / "models" / MACE_SHIPPED[name]))
+
+
+def _mace(atoms, charge, model="ag-family", device="auto", default_dtype="float64"):
+    """MACE from a shipped specialist's name or a model file (no weights are downloaded)."""
     from ase.data import chemical_symbols
 
+    if model in MACE_SHIPPED:
+        if not shipped_model_path(model).is_file():
+            raise EngineError(f"the shipped specialist {model!r} is not installed (no "
+                              f"{shipped_model_path(model)}); reinstall mdkit.")
+        model = shipped_model_path(model)
     if model is None or not Path(model).is_file():
         raise EngineError(f"calculator 'mace' needs model = \"path/to/file.model\" naming "
-                          f"an existing MACE model file (got {model!r}).")
+                          f"an existing MACE model file, or a shipped specialist "
+                          f"({', '.join(MACE_SHIPPED)}) (got {str(model)!r}).")
     _check_saved_by_torch(model, "MACE")
     from mace.calculators import MACECalculator
 
@@ -348,6 +366,7 @@ CALCULATORS: dict[str, Engine] = {
     "mace": Engine(_mace, "mace.calculators", "mace-torch", "bash install.sh (MACE beside "
                                                             "SevenNet)",
                    options_from="mdkit.calculators:_mace", charge_aware=False, torch=True,
+                   default_model="ag-family", shipped_models=tuple(MACE_SHIPPED),
                    file_options=("model",)),
     # the factory's own keywords are the options; it checks them itself
     "python": Engine(_python, "ase", "ase", "pip install ase", charge_aware=False,

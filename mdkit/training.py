@@ -55,9 +55,13 @@ SAMPLING_DEFAULTS = {"temperatures_K": [290.0], "test_temperatures_K": [], "seed
                      "friction_per_ps": 10.0, "hydrogen_mass_amu": None, "rattled": 0,
                      "rattle_angstrom": 0.05, "strain": 0.02, "structures": []}
 SPLIT_DEFAULTS = {"validation_seeds": [2], "test_seeds": [3]}
-#: What mdkit decides for mace_run_train itself (the folder's layout and the labels' keys).
 #: The split's roles, in the order they are labelled.
 ROLES = ("train", "valid", "test")
+#: Test frames within this time of a trajectory's start (ps) stay out of the held-out errors.
+HELD_OUT_AFTER_PS = 0.1
+#: Where a training goes when only the [student] table changed (the labels stay).
+EARLIER = "earlier-students"
+#: What mdkit decides for mace_run_train itself (the folder's layout and the labels' keys).
 STUDENT_RESERVED = ("name", "train_file", "valid_file", "test_file", "work_dir", "energy_key",
                     "forces_key", "restart_latest", "log_dir", "model_dir", "checkpoints_dir",
                     "results_dir")
@@ -441,22 +445,15 @@ class TrainFolder:
         resolved = json.dumps(_comparable(self.spec), sort_keys=True)
         claim(self.path, force=force, marker=MARKER)
         old = self.path / "spec.json"
-        if old.exists() and old.read_text() != resolved and self._labels_fit(old) and \
-                not any(self.mace.glob("*")) and not self.model.exists():
-            pass  # only the student changed, and none was trained yet
-        elif old.exists() and old.read_text() != resolved and self._labels_fit(old):
-            # only the student changed: the labels stay, the earlier training is kept aside
-            training = self.path / "earlier-students"
-            training.mkdir(exist_ok=True)
-            kept = training / f"student-{len(list(training.iterdir())) + 1}"
-            kept.mkdir()
-            for name in ("mace", "student.model", "training.json", "card.json", "train.log",
-                         "spec.json"):
-                if (self.path / name).exists():
-                    (self.path / name).rename(kept / name)
-            print(f"mdkit train: the [student] table changed; labels kept, the earlier "
-                  f"training moved to {kept}", file=sys.stderr)
-        elif old.exists() and old.read_text() != resolved:
+        changed = old.exists() and old.read_text() != resolved
+        if changed and self._labels_fit(old):
+            # only the student changed: the labels stay, an earlier training is kept aside
+            if (self.path / EARLIER / ".incoming").exists() or any(self.mace.glob("*")) \
+                    or self.model.exists():
+                kept = self._keep_earlier_student(old)
+                print(f"mdkit train: the [student] table changed; labels kept, the earlier "
+                      f"training moved to {kept}", file=sys.stderr)
+        elif changed:
             if not force:
                 raise TrainSpecError(f"{self.path} holds a training of a different spec; "
                                      "restore the old spec, choose another [output] folder, or"
@@ -467,6 +464,22 @@ class TrainFolder:
         self.labels.mkdir(exist_ok=True)
         self.mace.mkdir(exist_ok=True)
         write_text(self.path / "spec.json", resolved)
+
+    def _keep_earlier_student(self, old: Path) -> Path:
+        """Move the training (not the labels) to earlier-students/student-N.
+
+        Staged in ``.incoming`` and renamed once, so a kill in between leaves
+        nothing half-moved that a rerun would not finish.
+        """
+        staged = self.path / EARLIER / ".incoming"
+        staged.mkdir(parents=True, exist_ok=True)
+        for name in ("mace", "student.model", "training.json", "card.json", "train.log"):
+            if (self.path / name).exists():
+                (self.path / name).rename(staged / name)
+        write_text(staged / "spec.json", old.read_text())
+        kept = self.path / EARLIER / f"student-{len(list(staged.parent.glob('student-*'))) + 1}"
+        staged.rename(kept)
+        return kept
 
     def _labels_fit(self, old: Path) -> bool:
         """Whether the folder's labels were made by this spec's teacher, systems and sampling."""
@@ -587,6 +600,9 @@ class TrainFolder:
                         lines.update(epoch, f"loss {float(match.group(2)):.4g}, validation "
                                             f"force error {match.group(3)} meV/A")
             process.wait()
+        # the time after the last epoch line (stage-two evaluation, saving) counts too
+        write_text(self.path / "training.json",
+                   json.dumps({"training_s": spent_before + time.monotonic() - started}))
         produced = self.mace / "student.model"
         if process.returncode or not produced.exists():
             tail = (self.path / "train.log").read_text().splitlines()[-3:]
@@ -628,7 +644,12 @@ class TrainFolder:
 
         from mdkit.calculators import engine_version
 
-        test = read(self.path / "test.xyz", index=":")
+        # every trajectory starts from the same built structure: the test frames of its
+        # first 0.1 ps still sit near training frames and would flatter the student
+        after = HELD_OUT_AFTER_PS if self.spec.sampling["duration_ps"] > 2 * HELD_OUT_AFTER_PS \
+            else 0.0
+        test = [frame for frame in read(self.path / "test.xyz", index=":")
+                if frame.info.get("time_ps", after + 1) > after + 1e-9]
         card = {
             "mdkit": version("mdkit"), "mace_torch": version("mace-torch"),
             "teacher": {**self.spec.teacher,
@@ -637,6 +658,7 @@ class TrainFolder:
             "elements": sorted({s for a in test for s in a.get_chemical_symbols()}),
             "systems": self.spec.systems, "sampling": self.spec.sampling,
             "split": json.loads((self.path / "split.json").read_text()),
+            "held_out_after_ps": after,
             "held_out": {dtype: held_out_errors(self.model, test, dtype)
                          for dtype in ("float64", "float32")},
             "speed": speed(self.spec, self.model),

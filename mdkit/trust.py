@@ -167,7 +167,8 @@ def isomer_check(student: dict, teacher: dict, system: str | None = None, *,
             "converged": found["teacher"]["converged"] and found["student"]["converged"],
             "rule": f"same energy order, and every gap to the lowest isomer within "
                     f"{tolerance_eV:g} eV of the teacher's",
-            "passes": bool(same_order and largest <= tolerance_eV)}
+            "passes": bool(same_order and largest <= tolerance_eV
+                           and found["teacher"]["converged"] and found["student"]["converged"])}
 
 
 # ---------------------------------------------------------------- barrier
@@ -276,8 +277,10 @@ def barrier_check(student: dict, teacher: dict, system: str | None = None, *,
             "student_hop": found["student"]["hop"],
             "converged": found["teacher"]["converged"] and found["student"]["converged"],
             "rule": f"forward {hop} barrier (climbing-image NEB) within {tolerance_eV:g} eV "
-                    "of the teacher's",
-            "passes": passes}
+                    "of the teacher's, on the same hop, both bands converged",
+            "passes": bool(passes and found["teacher"]["hop"] == found["student"]["hop"]
+                           and found["teacher"]["converged"]
+                           and found["student"]["converged"])}
 
 
 # --------------------------------------------------------------- distance
@@ -365,7 +368,8 @@ def distance_check(student: dict, teacher: dict, system: str | None = None, *,
             "converged": found["teacher"]["converged"] and found["student"]["converged"],
             "rule": f"mean centre-shell distance after relaxation within {tolerance_A:g} Å "
                     "of the teacher's",
-            "passes": passes}
+            "passes": bool(passes and found["teacher"]["converged"]
+                           and found["student"]["converged"])}
 
 
 # -------------------------------------------------------------------- nve
@@ -692,6 +696,10 @@ def _clock(seconds: float) -> str:
 
 def _physics_row(check: str, result: dict) -> tuple[str, str]:
     verdict = "pass" if result["passes"] else "FAIL"
+    if not result.get("converged", True):
+        verdict += " (not converged)"
+    if check == "barrier" and result["teacher_hop"] != result["student_hop"]:
+        verdict += " (different hops)"
     if check == "isomers":
         order = " < ".join(result["teacher_order"])
         same = "same order" if result["same_order"] else \

@@ -139,8 +139,9 @@ def test_the_student_is_a_model_file_the_engine_can_take(script, tmp_path):
     model.write_bytes(b"")
     table = script.student_calculator("mace", model, {"default_dtype": "float32"})
     assert table == {"name": "mace", "default_dtype": "float32", "model": str(model.resolve())}
-    with pytest.raises(script.ComparisonError, match="--model is needed"):
-        script.student_calculator("mace", None, {})
+    # without a model, the engine's shipped specialist, by name
+    assert script.student_calculator("mace", None, {}) == {"name": "mace",
+                                                           "model": "ag-family"}
     with pytest.raises(script.ComparisonError, match="has no option 'dtype'"):
         script.student_calculator("mace", model, {"dtype": "float32"})
     with pytest.raises(script.ComparisonError, match="is not a file"):

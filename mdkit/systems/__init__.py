@@ -68,7 +68,7 @@ def _ag28(dope_spec, vacancy):
     from mdkit.systems.defects import dope, vacate
 
     # made from Ag28Hg by loss of neutral Hg, so the charge stays 2-
-    site = vacancy or "center"
+    site = "center" if vacancy is None else vacancy
     return (*vacate(*dope(*ag29_bdt12(), site, "Hg"), site), dope_spec, None)
 
 
@@ -87,7 +87,8 @@ def _mo6cl(apical_lacuna: bool):
 
         atoms, sites = mo6x14("Cl", "Cl")
         if apical_lacuna:
-            return (*vacate(atoms, sites, vacancy or "apical"), dope_spec, None)
+            site = "apical" if vacancy is None else vacancy
+            return (*vacate(atoms, sites, site), dope_spec, None)
         return atoms, sites, dope_spec, vacancy
     return make
 
@@ -163,7 +164,7 @@ def build(name: str, dope_spec: str | None = None, vacancy: str | None = None) -
                              f"with {'/'.join(map(str, MAGIC.values()))} atoms).")
     if dope_spec:
         atoms, sites = dope(atoms, sites, *_parse_dope(dope_spec))
-    if vacancy:
+    if vacancy is not None:
         atoms, sites = vacate(atoms, sites, vacancy)
     atoms.info["name"] = _name(key, atoms, sites)
     return atoms, sites
