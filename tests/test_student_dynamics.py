@@ -108,6 +108,11 @@ def test_emt_against_emt_runs_resumes_and_reads_back(script, tmp_path, capsys):
     again = tmp_path / "again.md"
     assert script.main(["--analyze-only", "--out", str(out), "--results", str(again)]) == 0
     assert body(again.read_text()) == body(text)
+    # one sweep given as both ensembles is not two independent ones
+    same = ["--analyze-only", "--out", str(out), "--results", str(tmp_path / "same.md"),
+            "--teacher-sweep", str(out / "student_sweep")]
+    assert script.main(same) == 2 and "share seeds" in capsys.readouterr().err
+    assert not (tmp_path / "same.md").exists()
 
     # another student in the same folder, shared seeds, a folder of the user's: refused
     # before anything is written
