@@ -646,7 +646,7 @@ class TrainFolder:
 
         # every trajectory starts from the same built structure: the test frames of its
         # first 0.1 ps still sit near training frames and would flatter the student
-        after = HELD_OUT_AFTER_PS if self.spec.sampling["duration_ps"] > 2 * HELD_OUT_AFTER_PS \
+        after = HELD_OUT_AFTER_PS if self.spec.sampling["duration_ps"] > HELD_OUT_AFTER_PS \
             else 0.0
         test = [frame for frame in read(self.path / "test.xyz", index=":")
                 if frame.info.get("time_ps", after + 1) > after + 1e-9]

@@ -102,7 +102,7 @@ def test_shipped_specs_are_valid():
         assert roles == {"train", "valid", "test"}
     # the study's protocol: 3 ps thermalisation ... 2 ps annealing, 12 ps in all
     for name in ("ag28_iso1_gfnff", "ag28_iso3_gfnff", "ag28_iso1_gpaw", "ag28_iso3_gpaw",
-                 "ag28_iso1_sevennet_full", "ag28_iso3_sevennet"):
+                 "ag28_iso1_sevennet_full", "ag28_iso3_sevennet", "ag28_iso1_mace"):
         spec = specs[name]
         assert sum(s.duration_ps for s in spec.stages) == pytest.approx(12.0)
         assert spec.stages[0].duration_ps == 3.0 and spec.stages[-1].duration_ps == 2.0
