@@ -120,7 +120,16 @@ def test_mace_from_a_model_file(short_run, tmp_path):
                                   heat=0.002, nve=0.004)
     assert store.read_json(folder / "meta.json")["engine"]["model"] == str(model)
     with pytest.raises(EngineError, match="needs model = "):
-        make_calculator("mace", atoms, 0)
+        make_calculator("mace", atoms, 0, model=str(tmp_path / "missing.model"))
+    # no model named: the shipped specialist, which knows no atom outside its family
+    with pytest.raises(EngineError, match="trained on Ag, C, H, Hg, S only"):
+        make_calculator("mace", _with_gold(atoms), 0)
+
+
+def _with_gold(atoms):
+    gold = atoms.copy()
+    gold[0].symbol = "Au"
+    return gold
 
 
 def test_python_factory_engine(short_run, tmp_path):
